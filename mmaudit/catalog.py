@@ -1,0 +1,53 @@
+"""Read a user's catalog file (CSV, TSV, JSON Lines, Parquet) into a table of strings, naming what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import CatalogError
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+
+
+def detect_format(path: Path, given: str = "") -> str:
+    if given:
+        if given not in set(FORMATS.values()):
+            raise CatalogError(f"--format {given!r}: use one of csv, tsv, jsonl, parquet")
+        return given
+    found = FORMATS.get(path.suffix.lower())
+    if not found:
+        raise CatalogError(f"{path}: cannot tell the format from the extension {path.suffix!r}; "
+                           "use .csv, .tsv, .jsonl or .parquet, or pass --format")
+    return found
+
+
+def read_catalog(path: Path, fmt: str = "") -> pd.DataFrame:
+    """Every cell as text (empty string for missing), rows in file order."""
+    path = Path(path)
+    if not path.is_file():
+        raise CatalogError(f"{path}: no such catalog file")
+    kind = detect_format(path, fmt)
+    try:
+        if kind in ("csv", "tsv"):
+            frame = pd.read_csv(path, sep="," if kind == "csv" else "\t", dtype=str, keep_default_na=False,
+                                encoding="utf-8-sig")
+        elif kind == "jsonl":
+            frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
+        else:
+            frame = pd.read_parquet(path)
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"{path}: not UTF-8 text (byte {exc.start}); re-save the file as UTF-8") from exc
+    except (ValueError, pd.errors.ParserError, OSError) as exc:
+        raise CatalogError(f"{path}: cannot be read as {kind} ({str(exc).splitlines()[0]})") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame.apply(lambda col: col.map(_as_text)).reset_index(drop=True) if len(frame) else frame.astype(str)
+
+
+def _as_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -1,0 +1,114 @@
+"""Safe photo decoding, hashing and thumbnails: size-limited before any pixel is decoded."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Pillow's own bomb guard stays on; our per-call pixel limit is checked first, from the header.
+Image.MAX_IMAGE_PIXELS = 200_000_000
+
+
+class ImageProblem(Exception):
+    """A photo that cannot be used; `status` is the catalog status it maps to."""
+
+    def __init__(self, status: str, detail: str):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass
+class PhotoInfo:
+    width: int
+    height: int
+    sha256: str
+    phash: str
+    pixel_std: float
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any mode (CMYK, palette, alpha, 16-bit, grey) to 8-bit RGB; transparency becomes white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        top = array.max() or 1.0
+        image = Image.fromarray((array / top * 255).astype(np.uint8), mode="L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def load_rgb(path: Path, max_bytes: int = 30_000_000, max_pixels: int = 50_000_000) -> Image.Image:
+    """Open a photo safely: file size and header dimensions are checked before decoding."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageProblem("missing_image", f"{path}: no such file")
+    size = path.stat().st_size
+    if size == 0:
+        raise ImageProblem("unreadable_image", f"{path}: empty file")
+    if size > max_bytes:
+        raise ImageProblem("image_too_large", f"{path}: {size} bytes, over the limit of {max_bytes}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise ImageProblem("image_too_large", f"{path}: {width}x{height} pixels, over the limit of {max_pixels}")
+                image.seek(0)  # first frame of an animation
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                return to_rgb(image)
+    except ImageProblem:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageProblem("image_too_large", f"{path}: {exc}") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageProblem("unreadable_image", f"{path}: not a readable image ({exc})") from exc
+
+
+def perceptual_hash(image: Image.Image) -> str:
+    """64-bit DCT perceptual hash (pHash), as 16 hex digits."""
+    grey = np.asarray(image.convert("L").resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
+    n = 32
+    k = np.arange(n)
+    basis = np.cos(np.pi * (2 * k[None, :] + 1) * k[:, None] / (2 * n))
+    dct = basis @ grey @ basis.T
+    low = dct[:8, :8].flatten()
+    bits = low > np.median(low[1:])
+    return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
+
+
+def hamming(a: str, b: str) -> int:
+    return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
+def inspect(path: Path, max_bytes: int, max_pixels: int) -> PhotoInfo:
+    """Decode one photo safely and record what the checks need."""
+    image = load_rgb(path, max_bytes, max_pixels)
+    small = np.asarray(image.resize((64, 64)), dtype=np.float64)
+    return PhotoInfo(image.width, image.height, file_sha256(path), perceptual_hash(image), float(small.std()))
+
+
+def thumbnail(path: Path, out: Path, size: int) -> None:
+    """Write a small JPEG thumbnail of a photo (decoded with the same guards)."""
+    image = load_rgb(path)
+    image.thumbnail((size, size))
+    image.save(out, "JPEG", quality=85)

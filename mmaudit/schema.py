@@ -1,0 +1,113 @@
+"""The columns of every file a stage writes, declared once and checked when the next stage reads it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import SchemaError
+
+SCHEMA_VERSION = 1
+META_KEY = b"mmaudit"
+
+# Status of a product after ingest: only `ok` products are scored; the others keep their reason.
+STATUSES = (
+    "ok", "missing_image", "unreadable_image", "image_too_large", "unsafe_path",
+    "download_failed", "empty_text", "duplicate_id", "missing_id",
+)
+
+CATALOG = pa.schema([
+    ("product_id", pa.string()),
+    ("text", pa.string()),
+    ("image_ref", pa.string()),
+    ("image_path", pa.string()),
+    ("image_sha256", pa.string()),
+    ("image_phash", pa.string()),
+    ("width", pa.int32()),
+    ("height", pa.int32()),
+    ("status", pa.string()),
+    ("status_detail", pa.string()),
+    ("row_number", pa.int64()),
+])
+
+PAIRS = pa.schema([
+    ("text_product_id", pa.string()),
+    ("photo_product_id", pa.string()),
+    ("label", pa.int8()),
+    ("kind", pa.string()),
+    ("rank", pa.int32()),
+    ("similarity", pa.float32()),
+    ("fold", pa.int32()),
+    ("split", pa.string()),
+])
+
+SCORES = pa.schema([
+    ("product_id", pa.string()),
+    ("status", pa.string()),
+    ("mismatch_score", pa.float64()),
+    ("pair_score", pa.float64()),
+    ("swap_gain", pa.float64()),
+    ("flagged", pa.bool_()),
+    ("photo_fits", pa.string()),
+    ("photo_fits_score", pa.float64()),
+    ("text_fits", pa.string()),
+    ("text_fits_score", pa.float64()),
+    ("model", pa.string()),
+])
+
+PRODUCERS = {
+    "catalog": "mmaudit ingest CATALOG -o catalog.parquet",
+    "pairs": "mmaudit make-negatives catalog.parquet -o pairs.parquet",
+    "scores": "mmaudit score catalog.parquet --model model/ -o scores.parquet",
+}
+SCHEMAS = {"catalog": CATALOG, "pairs": PAIRS, "scores": SCORES}
+
+
+def with_metadata(table: pa.Table, kind: str, settings: dict) -> pa.Table:
+    """Stamp a table with its kind, schema version and the settings that made it."""
+    meta = dict(table.schema.metadata or {})
+    meta[META_KEY] = json.dumps({"kind": kind, "schema_version": SCHEMA_VERSION, "settings": settings}, default=str).encode()
+    return table.replace_schema_metadata(meta)
+
+
+def read_metadata(path: Path) -> dict:
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(META_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def read(path: Path, kind: str) -> pd.DataFrame:
+    """Read a stage file, checking that it is of the expected kind and has the declared columns."""
+    path = Path(path)
+    if not path.exists():
+        raise SchemaError(f"{path}: no such file; make it with `{PRODUCERS[kind]}`")
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises several types for a non-Parquet file
+        raise SchemaError(f"{path}: not a Parquet file ({exc}); make it with `{PRODUCERS[kind]}`") from exc
+    meta = read_metadata(path)
+    found_kind = meta.get("kind")
+    if found_kind and found_kind != kind:
+        raise SchemaError(f"{path}: is a {found_kind} file, expected a {kind} file; make it with `{PRODUCERS[kind]}`")
+    if meta.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise SchemaError(f"{path}: written by another mmaudit version (schema {meta.get('schema_version')}, "
+                          f"this one reads {SCHEMA_VERSION}); rerun `{PRODUCERS[kind]}`")
+    missing = [name for name in SCHEMAS[kind].names if name not in schema.names]
+    if missing:
+        raise SchemaError(f"{path}: missing columns {missing} (found {schema.names}); "
+                          f"this file was not made by mmaudit or is from an old version; rerun `{PRODUCERS[kind]}`")
+    return pq.read_table(path).to_pandas()
+
+
+def to_table(df: pd.DataFrame, kind: str, settings: dict) -> pa.Table:
+    """Build a table whose declared columns come first with their declared types; extra columns follow."""
+    schema = SCHEMAS[kind]
+    declared = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+    extras = [c for c in df.columns if c not in schema.names]
+    for name in extras:
+        declared = declared.append_column(name, pa.array(df[name].tolist()))
+    return with_metadata(declared, kind, settings)

@@ -36,8 +36,9 @@ def main(
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Debug logs on stderr."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
                         handlers=[logging.StreamHandler()], force=True)
+    logging.getLogger("mmaudit").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def _print_table(frame, title: str) -> None:
@@ -95,6 +96,141 @@ def ingest(
     path, summary = stage.run(catalog, out, config)
     _print_table(summary, f"ingest: {path}")
     stdout.print(str(path))
+
+
+@app.command("make-negatives")
+@_guard
+def make_negatives(
+    catalog: Path = typer.Argument(..., help="catalog.parquet written by `mmaudit ingest`."),
+    out: Path = typer.Option(Path("pairs.parquet"), "-o", "--out", help="Where to write pairs.parquet."),
+    backbone: Optional[str] = typer.Option(None, help="Backbone name (see `mmaudit backbones`) [default: offline-lite0-minilm]."),
+    group_col: Optional[str] = typer.Option(None, help="Column whose equal values mark variants of one product: never negatives."),
+    k: Optional[int] = typer.Option(None, help="Hard negatives are drawn from the first k neighbours [default: 10]."),
+    seed: Optional[int] = typer.Option(None, help="Random seed [default: 0]."),
+    cache_dir: Optional[Path] = typer.Option(None, help="Feature cache folder [default: features/ beside the catalog]."),
+    config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
+) -> None:
+    """Embed photos and texts (cached), find similar products with FAISS, write matching and mismatching pairs.
+
+    Reads catalog.parquet; writes pairs.parquet (text_product_id, photo_product_id, label 0 match / 1 mismatch,
+    kind, rank, similarity, fold, split). Example: mmaudit make-negatives work/catalog.parquet -o work/pairs.parquet
+    """
+    from . import negatives as stage
+
+    config = _stage_config("negatives", config_file, sets, backbone=backbone, group_col=group_col, k=k, seed=seed,
+                           cache_dir=str(cache_dir) if cache_dir else None)
+    path, summary = stage.run(catalog, out, config)
+    _print_table(summary, f"make-negatives: {path}")
+    stdout.print(str(path))
+
+
+@app.command()
+@_guard
+def train(
+    pairs: Path = typer.Argument(..., help="pairs.parquet written by `mmaudit make-negatives`."),
+    out: Path = typer.Option(Path("model"), "-o", "--out", help="Model directory to write."),
+    catalog: Optional[Path] = typer.Option(None, help="catalog.parquet the pairs came from [default: the one recorded in pairs.parquet]."),
+    model: Optional[str] = typer.Option(None, help="fusion (default), dual (baseline) or zeroshot (baseline, no training)."),
+    epochs: Optional[int] = typer.Option(None, help="Most epochs per fold [default: 6]."),
+    seed: Optional[int] = typer.Option(None, help="Random seed [default: 0]."),
+    device: Optional[str] = typer.Option(None, help="cpu or cuda [default: cuda when visible]."),
+    config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
+) -> None:
+    """Train one pair scorer per fold (each never sees its fold's products), calibrate, save a model directory.
+
+    Reads pairs.parquet and its catalog (+ cached features); writes MODEL/ (config.json, model.safetensors,
+    calibration.json, metrics.json, folds.parquet). Example: mmaudit train work/pairs.parquet -o work/model
+    """
+    from . import train as stage
+
+    config = _stage_config("train", config_file, sets, model=model, epochs=epochs, seed=seed, device=device)
+    path, summary = stage.run(pairs, out, config, catalog)
+    _print_table(summary, f"train: {path}")
+    stdout.print(str(path))
+
+
+@app.command()
+@_guard
+def score(
+    catalog: Path = typer.Argument(..., help="catalog.parquet written by `mmaudit ingest`."),
+    model: Path = typer.Option(..., "--model", "-m", help="Model directory written by `mmaudit train`."),
+    out: Path = typer.Option(Path("scores.parquet"), "-o", "--out", help="Where to write scores.parquet."),
+    threshold: Optional[float] = typer.Option(None, help="Flag above this mismatch_score [default: the model's calibrated one]."),
+    cache_dir: Optional[Path] = typer.Option(None, help="Feature cache folder [default: features/ beside the catalog]."),
+    device: Optional[str] = typer.Option(None, help="cpu or cuda [default: cuda when visible]."),
+    config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
+) -> None:
+    """Score every product; for suspects, name the product whose photo fits its text (photo_fits).
+
+    Reads catalog.parquet and MODEL/; writes scores.parquet: every catalog row and column plus mismatch_score,
+    pair_score, swap_gain, flagged, photo_fits, text_fits, model. Example: mmaudit score work/catalog.parquet -m work/model
+    """
+    from . import score as stage
+
+    config = _stage_config("score", config_file, sets, threshold=threshold, device=device)
+    path, summary = stage.run(catalog, model, out, config, str(cache_dir) if cache_dir else "")
+    _print_table(summary, f"score: {path}")
+    stdout.print(str(path))
+
+
+@app.command()
+@_guard
+def report(
+    scores: Path = typer.Argument(..., help="scores.parquet written by `mmaudit score`."),
+    out: Path = typer.Option(Path("report"), "-o", "--out", help="Report folder to write."),
+    truth: Optional[Path] = typer.Option(None, help="truth.csv (product_id, swapped) for benchmarks: adds a precision-recall plot."),
+    max_suspects: Optional[int] = typer.Option(None, help="Suspects listed in the HTML [default: 2000]; all are in scores.csv."),
+    config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
+) -> None:
+    """Write an HTML report (suspects with thumbnails, plots, filters) and CSV files.
+
+    Reads scores.parquet (+ the photos); writes REPORT/index.html, REPORT/thumbs/, REPORT/scores.csv (every product)
+    and REPORT/review.csv (a verdict column to fill in). Example: mmaudit report work/scores.parquet -o work/report
+    """
+    from . import report as stage
+
+    config = _stage_config("report", config_file, sets, max_suspects=max_suspects)
+    path = stage.run(scores, out, config, truth)
+    stdout.print(str(path))
+
+
+@app.command()
+@_guard
+def audit(
+    catalog: Path = typer.Argument(..., help="Catalog file: .csv, .tsv, .jsonl or .parquet (photos beside it)."),
+    out: Path = typer.Option(Path("mmaudit-work"), "-o", "--out", help="Work folder for every stage's output."),
+    force: bool = typer.Option(False, "--force", help="Redo every stage even when its output is up to date."),
+    id_col: Optional[str] = typer.Option(None, help="Column with the product id [default: id]."),
+    image_col: Optional[str] = typer.Option(None, help="Column with the photo path or URL [default: image]."),
+    text_cols: Optional[str] = typer.Option(None, help="Comma-separated text columns [default: title,description]."),
+    model: Optional[str] = typer.Option(None, help="fusion (default), dual or zeroshot."),
+    config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
+) -> None:
+    """Run ingest, make-negatives, train, score and report into one folder; print where the report is.
+
+    A stage whose output is up to date with its inputs and settings is skipped, so an interrupted audit
+    resumes. Writes OUT/catalog.parquet, pairs.parquet, model/, scores.parquet, report/index.html, config.json.
+    Example: mmaudit audit products.csv -o audit-2026-11
+    """
+    from . import audit as stage
+
+    configs = settings.load(config_file, sets)
+    configs["ingest"] = settings.build("ingest", {**settings.as_dict(configs["ingest"]), **{k: v for k, v in dict(
+        id_col=id_col, image_col=image_col, text_cols=text_cols.split(",") if text_cols else None).items() if v is not None}})
+    if model:
+        configs["train"] = settings.build("train", {**settings.as_dict(configs["train"]), "model": model})
+    paths = stage.run(catalog, out, configs, force, lambda name, state: stderr.print(f"[bold]{name}[/bold]: {state}"))
+    stdout.print(str(paths["report"] / "index.html"))
+
+
+@app.command("backbones")
+@_guard
+def list_backbones() -> None:
+    """List the named backbones (photo + text towers) that make-negatives, train and score can use."""
+    from . import backbones
+
+    for name, config in sorted(backbones.list_backbones().items()):
+        stdout.print(f"[bold]{name}[/bold]  {config.get('description', '')}", highlight=False)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import SchemaError
+from .errors import MMAuditError, SchemaError
 
 SCHEMA_VERSION = 1
 META_KEY = b"mmaudit"
@@ -111,3 +111,12 @@ def to_table(df: pd.DataFrame, kind: str, settings: dict) -> pa.Table:
     for name in extras:
         declared = declared.append_column(name, pa.array(df[name].tolist()))
     return with_metadata(declared, kind, settings)
+
+
+def ok_products(catalog: pd.DataFrame, catalog_path: Path) -> pd.DataFrame:
+    """The rows a model can score; an error when there are none."""
+    ok = catalog[catalog.status == "ok"].reset_index(drop=True)
+    if ok.empty:
+        raise MMAuditError(f"{catalog_path}: no product has status ok ({catalog.status.value_counts().to_dict()}); "
+                           "fix the photos or texts and rerun `mmaudit ingest`")
+    return ok

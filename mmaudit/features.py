@@ -1,0 +1,178 @@
+"""Feature extraction with an on-disk cache, shared by make-negatives, train and score.
+
+Features are stored per backbone in shards (`.npz`), keyed by the photo file's SHA-256 or the
+text's hash, so no stage computes the same features twice, a crashed run resumes from the
+shards already written, and a changed product recomputes only itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from . import backbones
+from .backbones import Backbone
+from .errors import MMAuditError
+from .files import atomic_path
+from .images import ImageProblem, load_rgb
+from .progress import bar, log
+
+PHOTO_ARRAYS = ("pooled", "regions", "colour")
+TEXT_ARRAYS = ("pooled", "tokens", "mask")
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def colour_stats(image: Image.Image, grid: int) -> np.ndarray:
+    """Mean and standard deviation of R, G, B per cell of the tower's region grid, in [0, 1]:
+    the colour detail a tower trained for object labels blurs away."""
+    side = grid * 8
+    pixels = np.asarray(image.convert("RGB").resize((side, side), Image.Resampling.BOX), dtype=np.float32) / 255.0
+    cells = pixels.reshape(grid, 8, grid, 8, 3).transpose(0, 2, 1, 3, 4).reshape(grid ** 2, 64, 3)
+    return np.concatenate([cells.mean(1), cells.std(1)], axis=1).astype(np.float16)
+
+
+class FeatureStore:
+    """Cached features of one backbone; `computed` counts what this process had to compute."""
+
+    def __init__(self, root: Path, backbone_name: str, load_backbone: Callable[[], Backbone], shard_size: int = 512):
+        self.root = Path(root) / backbone_name
+        self.load_backbone = load_backbone
+        self.shard_size = shard_size
+        self.computed = {"photo": 0, "text": 0}
+        self._backbone: Backbone | None = None
+        self._index: dict[str, dict[str, tuple[Path, int]]] = {}
+        self._shards: dict[Path, dict[str, np.ndarray]] = {}
+
+    @property
+    def backbone(self) -> Backbone:
+        if self._backbone is None:
+            self._backbone = self.load_backbone()
+        return self._backbone
+
+    def _folder(self, kind: str) -> Path:
+        return self.root / kind
+
+    def index(self, kind: str) -> dict[str, tuple[Path, int]]:
+        if kind not in self._index:
+            found = {}
+            folder = self._folder(kind)
+            for shard in sorted(folder.glob("*.npz")) if folder.exists() else []:
+                with np.load(shard) as data:
+                    for row, key in enumerate(data["keys"]):
+                        found[str(key)] = (shard, row)
+            self._index[kind] = found
+        return self._index[kind]
+
+    def _write_shard(self, kind: str, keys: list[str], arrays: dict[str, np.ndarray]) -> None:
+        path = self._folder(kind) / f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}.npz"
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, keys=np.array(keys), **arrays)
+        for row, key in enumerate(keys):
+            self.index(kind)[key] = (path, row)
+        self.computed[kind] += len(keys)
+
+    def ensure_photos(self, photos: dict[str, str], batch_size: int = 32) -> dict[str, str]:
+        """Compute the features of photos (sha256 -> path) not in the cache; return the ones that failed."""
+        todo = [k for k in photos if k not in self.index("photo")]
+        failed: dict[str, str] = {}
+        self._run("photo", todo, batch_size, lambda keys: self._encode_photos(keys, photos, failed))
+        return failed
+
+    def _encode_photos(self, keys: list[str], photos: dict[str, str], failed: dict[str, str]) -> tuple[list[str], dict]:
+        images, good = [], []
+        for key in keys:
+            try:
+                images.append(load_rgb(Path(photos[key])))
+                good.append(key)
+            except ImageProblem as problem:
+                failed[key] = problem.detail
+        if not good:
+            return [], {}
+        out = self.backbone.encode_photos(images)
+        grid = int(round(np.sqrt(out.regions.shape[1])))
+        colour = np.stack([colour_stats(im, grid) for im in images])
+        return good, {"pooled": out.pooled.astype(np.float32), "regions": out.regions.astype(np.float16), "colour": colour}
+
+    def ensure_texts(self, texts: dict[str, str], batch_size: int = 32) -> None:
+        """Compute the features of texts (key -> text) not in the cache."""
+        todo = [k for k in texts if k not in self.index("text")]
+
+        def encode(keys: list[str]) -> tuple[list[str], dict]:
+            out = self.backbone.encode_texts([texts[k] for k in keys])
+            return keys, {"pooled": out.pooled.astype(np.float32), "tokens": out.tokens.astype(np.float16), "mask": out.mask}
+
+        self._run("text", todo, batch_size, encode)
+
+    def _run(self, kind: str, todo: list[str], batch_size: int, encode: Callable[[list[str]], tuple[list[str], dict]]) -> None:
+        if not todo:
+            return
+        log.info("%s features: %d to compute", kind, len(todo))
+        start = time.perf_counter()
+        with bar() as progress:
+            task = progress.add_task(f"{kind} features", total=len(todo), rate="")
+            for first in range(0, len(todo), self.shard_size):
+                shard_keys, parts = [], []
+                for b in range(first, min(first + self.shard_size, len(todo)), batch_size):
+                    keys, arrays = encode(todo[b:min(b + batch_size, first + self.shard_size, len(todo))])
+                    if keys:
+                        shard_keys += keys
+                        parts.append(arrays)
+                    done = min(b + batch_size, first + self.shard_size, len(todo))
+                    progress.update(task, completed=done, rate=f"{done / (time.perf_counter() - start):.1f}/s")
+                if shard_keys:
+                    self._write_shard(kind, shard_keys, {n: np.concatenate([p[n] for p in parts]) for n in parts[0]})
+
+    def load(self, kind: str, keys: list[str]) -> dict[str, np.ndarray]:
+        """Stack the cached arrays of `keys`, in order; every key must be in the cache."""
+        index = self.index(kind)
+        names = PHOTO_ARRAYS if kind == "photo" else TEXT_ARRAYS
+        by_shard: dict[Path, list[tuple[int, int]]] = {}
+        for position, key in enumerate(keys):
+            shard, row = index[key]
+            by_shard.setdefault(shard, []).append((position, row))
+        out: dict[str, np.ndarray] = {}
+        for shard, places in by_shard.items():
+            with np.load(shard) as data:
+                for name in names:
+                    array = data[name]
+                    if name not in out:
+                        out[name] = np.empty((len(keys),) + array.shape[1:], dtype=array.dtype)
+                    positions, rows = zip(*places)
+                    out[name][list(positions)] = array[list(rows)]
+        return out
+
+
+def open_store(catalog_path: Path, backbone: str, cache_dir: str = "") -> FeatureStore:
+    """The feature cache of a backbone: `cache_dir`, or a `features` folder beside the catalog."""
+    root = Path(cache_dir) if cache_dir else Path(catalog_path).parent / "features"
+    backbones.get_config(backbone)  # a clear error for an unknown name, before any work
+    return FeatureStore(root, backbone, lambda: backbones.load(backbone))
+
+
+def product_features(store: FeatureStore, products, batch_size: int = 32) -> dict[str, np.ndarray]:
+    """Photo and text features of catalog rows, in row order, computed where not cached:
+    photo (pooled), regions, colour, text (pooled), tokens, mask."""
+    failed = store.ensure_photos(dict(zip(products.image_sha256, products.image_path)), batch_size)
+    if failed:
+        detail = next(iter(failed.values()))
+        raise MMAuditError(f"{len(failed)} photo(s) could not be read for features, e.g. {detail}; rerun `mmaudit ingest`")
+    keys = [text_key(t) for t in products.text]
+    store.ensure_texts(dict(zip(keys, products.text)), batch_size)
+    photo, text = store.load("photo", list(products.image_sha256)), store.load("text", keys)
+    return {"photo": photo["pooled"], "regions": photo["regions"], "colour": photo["colour"],
+            "text": text["pooled"], "tokens": text["tokens"], "mask": text["mask"]}
+
+
+def dims_of(feats: dict[str, np.ndarray]) -> dict[str, int]:
+    """The feature sizes a model is built for."""
+    return {"photo": feats["photo"].shape[1], "regions": feats["regions"].shape[2], "num_regions": feats["regions"].shape[1],
+            "colour": feats["colour"].shape[2], "text": feats["text"].shape[1], "tokens": feats["tokens"].shape[2]}

@@ -1,0 +1,37 @@
+"""Pair scorers behind one interface: given text rows and photo rows of a feature bundle, a mismatch logit.
+
+- `fusion` (default): text tokens attend to photo region tokens (cross-attention layers).
+- `dual`: a head on the pooled photo and text vectors only (late fusion baseline).
+- `zeroshot`: no training; does the text agree with the texts of products whose photos look alike.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from .dual import DualModel
+from .fusion import FusionModel
+from .zeroshot import ZeroShotModel
+
+REGISTRY = {"fusion": FusionModel, "dual": DualModel, "zeroshot": ZeroShotModel}
+
+
+class PairScorer(Protocol):
+    trainable: bool
+
+    def setup(self, feats: dict[str, np.ndarray], rows: np.ndarray) -> None: ...
+
+    def prepare(self, feats: dict[str, np.ndarray]) -> dict: ...
+
+    def pair_logits(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor) -> torch.Tensor: ...
+
+
+def build(name: str, settings: dict, dims: dict[str, int]) -> PairScorer:
+    from ..errors import ModelError
+
+    if name not in REGISTRY:
+        raise ModelError(f"unknown model {name!r}; choose one of {sorted(REGISTRY)}")
+    return REGISTRY[name](settings, dims)

@@ -1,0 +1,74 @@
+"""The fusion encoder: text tokens attend to photo regions through cross-attention, then a mismatch head.
+
+Photo regions (tower channels reduced by a PCA fitted on the training photos, plus per-region
+colour statistics the tower blurs) become memory tokens; each layer runs text self-attention,
+cross-attention from text to regions, and a feed-forward block (as ALBEF/BLIP fusion layers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+PCA_DIM = 256
+
+
+def fit_pca(regions: np.ndarray, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and top-`dim` principal directions of region vectors ([N, R, C], sampled)."""
+    flat = regions.reshape(-1, regions.shape[-1])
+    rng = np.random.default_rng(seed)
+    sample = flat[rng.choice(len(flat), size=min(len(flat), 50_000), replace=False)].astype(np.float32)
+    mean = sample.mean(0)
+    _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
+    return mean, vt[: min(dim, vt.shape[0])].T.copy()
+
+
+class FusionModel(nn.Module):
+    trainable = True
+
+    def __init__(self, settings: dict, dims: dict[str, int]):
+        super().__init__()
+        d, self.pca_dim = int(settings["dim"]), min(PCA_DIM, dims["regions"])
+        self.register_buffer("pca_mean", torch.zeros(dims["regions"]))
+        self.register_buffer("pca_basis", torch.zeros(dims["regions"], self.pca_dim))
+        self.photo_in = nn.Linear(self.pca_dim, d)
+        self.colour_in = nn.Linear(dims["colour"], d)
+        self.photo_global = nn.Linear(dims["photo"], d)
+        self.region_pos = nn.Parameter(torch.zeros(dims["num_regions"] + 1, d))
+        self.text_in = nn.Linear(dims["tokens"], d)
+        self.text_norm, self.photo_norm = nn.LayerNorm(d), nn.LayerNorm(d)
+        layer = nn.TransformerDecoderLayer(d, int(settings["heads"]), dim_feedforward=2 * d, dropout=0.1,
+                                           batch_first=True, norm_first=True)
+        self.fusion = nn.TransformerDecoder(layer, int(settings["layers"]))
+        self.head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1))
+        self.max_tokens = int(settings["max_text_tokens"])
+
+    def setup(self, feats: dict[str, np.ndarray], rows: np.ndarray) -> None:
+        mean, basis = fit_pca(feats["regions"][rows], self.pca_dim)
+        self.pca_mean.copy_(torch.from_numpy(mean))
+        self.pca_basis.copy_(torch.from_numpy(basis))
+
+    @torch.no_grad()
+    def prepare(self, feats: dict[str, np.ndarray]) -> dict:
+        """Per-product tensors computed once per run: reduced regions, text tokens cut to the token budget."""
+        reduced = []
+        for start in range(0, len(feats["regions"]), 1024):
+            block = torch.from_numpy(feats["regions"][start:start + 1024].astype(np.float32))
+            reduced.append(((block - self.pca_mean) @ self.pca_basis).half())
+        t = self.max_tokens
+        return {"regions": torch.cat(reduced), "colour": torch.from_numpy(feats["colour"]),
+                "photo": torch.from_numpy(feats["photo"]), "tokens": torch.from_numpy(feats["tokens"][:, :t]),
+                "mask": torch.from_numpy(feats["mask"][:, :t])}
+
+    def pair_logits(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor) -> torch.Tensor:
+        device = self.photo_in.weight.device
+        regions = prepared["regions"][photo_rows].to(device).float()
+        colour = prepared["colour"][photo_rows].to(device).float()
+        photo = prepared["photo"][photo_rows].to(device).float()
+        memory = self.photo_in(regions) + self.colour_in(colour)
+        memory = torch.cat([memory, self.photo_global(photo)[:, None]], 1) + self.region_pos
+        tokens = self.text_in(prepared["tokens"][text_rows].to(device).float())
+        mask = prepared["mask"][text_rows].to(device)
+        fused = self.fusion(self.text_norm(tokens), self.photo_norm(memory), tgt_key_padding_mask=~mask)
+        return self.head(fused[:, 0]).squeeze(-1)  # the [CLS] position summarises the text's agreement

@@ -1,0 +1,69 @@
+"""Model directories: config.json + model.safetensors + calibration.json + folds.parquet, written atomically."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from .. import __version__
+from ..errors import ModelError
+from ..files import atomic_dir
+from . import build
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class SavedModel:
+    config: dict
+    fold_models: list  # one scorer per fold; fold f never trained on the products of fold f
+    folds: dict[str, int]  # product id -> fold it was held out in
+    calibration: dict
+
+    @property
+    def name(self) -> str:
+        return f"{self.config['model']}@{self.config['backbone']}"
+
+
+def save(path: Path, config: dict, fold_models: list, folds: pd.DataFrame, calibration: dict, metrics: dict) -> Path:
+    state = {f"fold{f}.{k}": v.detach().cpu().contiguous() for f, m in enumerate(fold_models) for k, v in m.state_dict().items()}
+    with atomic_dir(Path(path)) as tmp:
+        (tmp / "config.json").write_text(json.dumps({**config, "format_version": FORMAT_VERSION, "mmaudit_version": __version__,
+                                                     "torch_version": torch.__version__}, indent=2, sort_keys=True))
+        save_file(state, str(tmp / "model.safetensors"))
+        (tmp / "calibration.json").write_text(json.dumps(calibration, indent=2, sort_keys=True))
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+        folds.to_parquet(tmp / "folds.parquet", index=False)
+    return Path(path)
+
+
+def load(path: Path) -> SavedModel:
+    path = Path(path)
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise ModelError(f"{path}: not a model directory (no config.json); make one with `mmaudit train pairs.parquet -o {path}`")
+    config = json.loads(config_file.read_text())
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ModelError(f"{path}: model format {config.get('format_version')} from mmaudit {config.get('mmaudit_version')}; "
+                         f"this mmaudit ({__version__}) reads format {FORMAT_VERSION}: retrain with `mmaudit train`")
+    try:
+        state = load_file(str(path / "model.safetensors"))
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise ModelError(f"{path}/model.safetensors: cannot be read ({exc}); retrain with `mmaudit train`") from exc
+    fold_models = []
+    for f in range(int(config["folds"])):
+        model = build(config["model"], config["settings"], config["dims"])
+        prefix = f"fold{f}."
+        try:
+            model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        except RuntimeError as exc:
+            raise ModelError(f"{path}: weights do not fit the {config['model']} architecture ({str(exc).splitlines()[0]}); retrain") from exc
+        fold_models.append(model.eval())
+    folds = pd.read_parquet(path / "folds.parquet")
+    calibration = json.loads((path / "calibration.json").read_text())
+    return SavedModel(config, fold_models, dict(zip(folds.product_id, folds.fold.astype(int))), calibration)

@@ -1,0 +1,41 @@
+"""Zero-shot baseline, no training: does a text agree with the texts of the products whose photos look like this photo?
+
+The offline towers share no embedding space, so photo and text cannot be compared directly;
+instead the photo's nearest photo neighbours in the catalog (not the same file) vote with their
+texts. The mismatch logit is minus the mean text cosine to those neighbours.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..neighbours import build_index, search
+
+NEIGHBOURS = 5
+
+
+class ZeroShotModel(nn.Module):
+    trainable = False
+
+    def __init__(self, settings: dict, dims: dict[str, int]):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()), requires_grad=False)  # keeps save/load uniform
+
+    def setup(self, feats: dict[str, np.ndarray], rows: np.ndarray) -> None:
+        """Nothing to fit."""
+
+    @torch.no_grad()
+    def prepare(self, feats: dict[str, np.ndarray]) -> dict:
+        sims, nn_rows = search(build_index(feats["photo"]), feats["photo"], NEIGHBOURS + 1)
+        neighbours = np.empty((len(nn_rows), NEIGHBOURS), dtype=np.int64)
+        for i, (row_sims, rows) in enumerate(zip(sims, nn_rows)):
+            others = [r for r, s in zip(rows, row_sims) if r != i and s < 0.9999][:NEIGHBOURS]
+            neighbours[i] = (others + [i] * NEIGHBOURS)[:NEIGHBOURS]
+        return {"text": torch.from_numpy(feats["text"]), "neighbours": torch.from_numpy(neighbours)}
+
+    def pair_logits(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor) -> torch.Tensor:
+        text = prepared["text"][text_rows]  # [B, D]
+        voters = prepared["text"][prepared["neighbours"][photo_rows]]  # [B, K, D]
+        return -self.scale * (voters @ text[:, :, None]).squeeze(-1).mean(1)

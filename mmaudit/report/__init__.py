@@ -1,0 +1,159 @@
+"""`mmaudit report`: an HTML page that opens from disk (thumbnails, plots, sortable suspects) and CSV files."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..checks import issue_columns
+from ..config import ReportConfig
+from ..errors import MMAuditError
+from ..files import atomic_path, write_text
+from ..images import ImageProblem, thumbnail
+from ..progress import bar
+from . import plots
+
+# Columns that are the tool's own, not the user's attributes.
+OWN_COLUMNS = set(schema.CATALOG.names) | set(schema.SCORES.names) | {"pixel_std", "row_number"}
+FINDINGS = [("Broken or unreadable photos", lambda t: t.status != "ok", "status_detail"),
+            ("Photos shared by several products", lambda t: t.get("is_duplicate_photo_issue", False) == True, None),  # noqa: E712
+            ("Near-duplicate photos", lambda t: t.get("is_near_duplicate_photo_issue", False) == True, None),  # noqa: E712
+            ("Blank photos", lambda t: t.get("is_blank_photo_issue", False) == True, None)]  # noqa: E712
+FINDINGS_SHOWN = 500
+
+
+def _attribute_columns(table: pd.DataFrame, text_cols: list[str]) -> list[str]:
+    """The user's short categorical columns (colour, category, ...), for display and filtering."""
+    out = []
+    for column in table.columns:
+        if column in OWN_COLUMNS or column in text_cols or column.endswith("_score") or column.startswith("is_"):
+            continue
+        values = table[column].astype(str)
+        if values.str.len().median() <= 30 and values.nunique() <= max(50, len(table) // 20):
+            out.append(column)
+    return out[:12]
+
+
+def _title(row: pd.Series, text_cols: list[str]) -> str:
+    for column in ("title", *text_cols):
+        if column in row and isinstance(row[column], str) and row[column]:
+            return row[column][:300]
+    return str(row["text"])[:300]
+
+
+def _why(row: pd.Series, checks: list[str]) -> list[str]:
+    reasons = []
+    if pd.notna(row.get("pair_score")):
+        reasons.append(f"photo and text disagree: pair score {row['pair_score']:.3f}")
+    if pd.notna(row.get("swap_gain")) and row["swap_gain"] > 0 and row.get("photo_fits"):
+        reasons.append(f"exchanging photos with {row['photo_fits']} makes both fit better (gain {row['swap_gain']:.2f})")
+    if row.get("text_fits") and pd.notna(row.get("text_fits_score")):
+        reasons.append(f"this photo best fits the text of {row['text_fits']} ({row['text_fits_score']:.2f})")
+    reasons += [f"check: {c}" for c in checks if row.get(f"is_{c}_issue")]
+    return reasons
+
+
+class Thumbs:
+    """Thumbnails written once per photo (keyed by SHA-256) into report/thumbs/."""
+
+    def __init__(self, folder: Path, size: int):
+        self.folder, self.size = folder, size
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def get(self, path: str, sha: str) -> str | None:
+        if not path or not sha:
+            return None
+        name = f"{sha[:32]}.jpg"
+        target = self.folder / name
+        if not target.exists():
+            try:
+                with atomic_path(target) as tmp:
+                    thumbnail(Path(path), tmp, self.size)
+            except (ImageProblem, OSError):
+                return None
+        return f"thumbs/{name}"
+
+
+def _truth_labels(truth: Path, table: pd.DataFrame) -> np.ndarray:
+    frame = pd.read_csv(truth, dtype=str, keep_default_na=False)
+    if not {"product_id", "swapped"} <= set(frame.columns):
+        raise MMAuditError(f"{truth}: needs columns product_id and swapped (0/1); found {list(frame.columns)}")
+    swapped = dict(zip(frame.product_id, frame.swapped == "1"))
+    return np.array([swapped.get(pid, False) for pid in table.product_id], dtype=int)
+
+
+def run(scores_path: Path, out_dir: Path, config: ReportConfig | None = None, truth: Path | None = None) -> Path:
+    """Write index.html, thumbs/, scores.csv and review.csv into `out_dir`; return the HTML path."""
+    config = config or ReportConfig()
+    out_dir = Path(out_dir)
+    table = schema.read(scores_path, "scores")
+    meta = schema.read_metadata(scores_path).get("settings", {})
+    catalog_meta = schema.read_metadata(Path(meta["catalog"])).get("settings", {}) if meta.get("catalog") and Path(meta["catalog"]).exists() else {}
+    text_cols = catalog_meta.get("text_cols", ["title", "description"])
+    checks = [c.removeprefix("is_").removesuffix("_issue") for c in issue_columns(list(table.columns))]
+    attributes = _attribute_columns(table, text_cols)
+    threshold = float(meta.get("threshold_used", 0.5))
+    calibration = meta.get("calibration", {})
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ordered = table.sort_values(["mismatch_score", "row_number"], ascending=[False, True], na_position="last")
+    scored = ordered[ordered.mismatch_score.notna()]
+    suspects = scored.head(config.max_suspects)
+    by_id = table.drop_duplicates("product_id").set_index("product_id")
+    thumbs = Thumbs(out_dir / "thumbs", config.thumb_size)
+    rows = []
+    with bar() as progress:
+        task = progress.add_task("report thumbnails", total=len(suspects), rate="")
+        for rank, (_, row) in enumerate(suspects.iterrows(), 1):
+            fits = row.get("photo_fits")
+            fits_row = by_id.loc[fits] if isinstance(fits, str) and fits in by_id.index else None
+            rows.append({
+                "rank": rank, "product_id": row.product_id, "title": _title(row, text_cols),
+                "attrs": {a: str(row[a])[:60] for a in attributes if str(row[a])},
+                "mismatch_score": float(row.mismatch_score), "flagged": bool(row.flagged),
+                "thumb": thumbs.get(row.image_path, row.image_sha256),
+                "photo_fits": fits if fits_row is not None else None,
+                "fits_thumb": thumbs.get(fits_row.image_path, fits_row.image_sha256) if fits_row is not None else None,
+                "why": _why(row, checks), "checks": [c for c in checks if row.get(f"is_{c}_issue")],
+            })
+            progress.advance(task)
+
+    findings = []
+    for title, select, detail in FINDINGS:
+        chosen = table[select(table).to_numpy(dtype=bool)]
+        findings.append({"title": title, "more": max(0, len(chosen) - FINDINGS_SHOWN), "rows": [
+            {"product_id": r.product_id, "detail": (r[detail] if detail else f"photo {r.image_ref}")[:300]}
+            for _, r in chosen.head(FINDINGS_SHOWN).iterrows()]})
+
+    status_counts = table.status.value_counts()
+    cards = [("products read", len(table)), ("scored", int(table.mismatch_score.notna().sum())),
+             ("flagged", int(table.flagged.sum()))]
+    cards += [(f"status {s}", int(n)) for s, n in status_counts.items() if s != "ok"]
+    cards += [(c.replace("_", " "), int(table[f"is_{c}_issue"].sum())) for c in checks]
+    data = {
+        "source": f"{scores_path}", "cards": cards, "attributes": attributes, "checks": checks, "rows": rows, "findings": findings,
+        "model_line": (f"model {table.model.iloc[0] if len(table) else '-'}; threshold {threshold:.3f} on the mismatch score, "
+                       f"chosen for precision {calibration.get('target_precision', '?')} at an assumed mismatch rate of "
+                       f"{calibration.get('mismatch_rate', '?')}"),
+        "suspect_note": (f"The {len(rows)} highest-scoring of {len(scored)} scored products are listed here; "
+                         "every product is in scores.csv beside this page."),
+    }
+    plot_html = plots.histogram(table.mismatch_score.to_numpy(dtype=float), threshold)
+    if truth:
+        plot_html += plots.pr_curve(_truth_labels(Path(truth), scored), scored.mismatch_score.to_numpy(dtype=float), threshold)
+    blob = json.dumps(data, ensure_ascii=True).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    template = (resources.files(__package__) / "template.html").read_text(encoding="utf-8")
+    html_path = write_text(template.replace("__PLOTS__", plot_html).replace("__DATA__", blob), out_dir / "index.html")
+
+    export = table.drop(columns=["pixel_std"], errors="ignore")
+    with atomic_path(out_dir / "scores.csv") as tmp:
+        export.to_csv(tmp, index=False)
+    review = scored[["product_id", "mismatch_score", "photo_fits"]].assign(verdict="", note="")
+    with atomic_path(out_dir / "review.csv") as tmp:
+        review.to_csv(tmp, index=False)
+    return html_path

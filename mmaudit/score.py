@@ -1,0 +1,162 @@
+"""`mmaudit score`: judge every product with the model that never trained on it, and look for exchanges.
+
+Two signals per product, both out of fold:
+- the pair score: the mismatch logit of the product's own text with its own photo;
+- the swap gain: over candidate products found by FAISS (similar photo or similar text), how much
+  the two products' fit improves if their photos were exchanged:
+  gain(i, j) = m(t_i, p_i) + m(t_j, p_j) - m(t_i, p_j) - m(t_j, p_i).
+The best partner is the suggested fix (`photo_fits`): the product whose current photo fits this text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import torch
+
+from . import schema
+from .config import ScoreConfig, as_dict
+from .features import open_store, product_features
+from .files import write_table
+from .models import store
+from .neighbours import build_index, search
+from .progress import bar, log
+
+CHUNK = 1024  # products per resumable unit of work
+
+
+def _device(name: str) -> torch.device:
+    return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+class Judge:
+    """Out-of-fold mismatch logits m(text of i, photo of j) for catalog rows."""
+
+    def __init__(self, saved: store.SavedModel, feats: dict, product_ids: np.ndarray, device: torch.device, batch: int):
+        self.models = [m.to(device) for m in saved.fold_models]
+        self.prepared = [m.prepare(feats) for m in self.models]
+        self.fold = np.array([saved.folds.get(pid, -1) for pid in product_ids])
+        self.batch = batch
+
+    @torch.no_grad()
+    def logits(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
+        """Each text is judged by its product's held-out model (all models averaged for a product none held out)."""
+        out = np.zeros(len(text_rows))
+        folds = self.fold[text_rows]
+        for f, (model, prepared) in enumerate(zip(self.models, self.prepared)):
+            chosen = np.flatnonzero((folds == f) | (folds < 0))
+            weight = np.where(folds[chosen] < 0, 1.0 / len(self.models), 1.0)
+            for s in range(0, len(chosen), self.batch):
+                idx = chosen[s:s + self.batch]
+                values = model.pair_logits(prepared, torch.from_numpy(text_rows[idx]), torch.from_numpy(photo_rows[idx]))
+                out[idx] += weight[s:s + self.batch] * values.float().cpu().numpy()
+        return out
+
+
+def candidates(feats: dict, count: int) -> np.ndarray:
+    """For each row, up to 2*count other rows with a similar photo or a similar text (-1 pads)."""
+    n = len(feats["photo"])
+    found = []
+    for vectors in (feats["photo"], feats["text"]):
+        _, rows = search(build_index(vectors), vectors, count + 1)
+        found.append(rows)
+    both = np.concatenate(found, 1)
+    out = np.full((n, 2 * count), -1, dtype=np.int64)
+    for i in range(n):
+        unique = [j for j in dict.fromkeys(both[i].tolist()) if j != i and j >= 0][: 2 * count]
+        out[i, :len(unique)] = unique
+    return out
+
+
+def score_chunk(judge: Judge, rows: np.ndarray, cands: np.ndarray, own: np.ndarray) -> pd.DataFrame:
+    """Pair score, best exchange and suggested partners for a chunk of rows."""
+    c = cands[rows]
+    valid = c >= 0
+    ii = np.repeat(rows, c.shape[1])[valid.ravel()]
+    jj = c.ravel()[valid.ravel()]
+    text_i_photo_j = judge.logits(ii, jj)
+    text_j_photo_i = judge.logits(jj, ii)
+    gain = np.full(c.shape, -np.inf)
+    gain[valid] = own[ii] + own[jj] - text_i_photo_j - text_j_photo_i
+    fits_text = np.full(c.shape, np.inf)
+    fits_text[valid] = text_j_photo_i
+    best = gain.argmax(1)
+    best_text = fits_text.argmin(1)
+    has = valid.any(1)
+    pick = lambda m, k: np.where(has, m[np.arange(len(rows)), k], np.nan)  # noqa: E731
+    text_i_photo = np.full(c.shape, np.nan)
+    text_i_photo[valid] = text_i_photo_j
+    return pd.DataFrame({
+        "row": rows, "pair_logit": own[rows], "swap_gain": np.where(has, gain.max(1), np.nan),
+        "photo_fits_row": np.where(has, c[np.arange(len(rows)), best], -1), "photo_fits_logit": pick(text_i_photo, best),
+        "text_fits_row": np.where(has, c[np.arange(len(rows)), best_text], -1), "text_fits_logit": pick(fits_text, best_text),
+    })
+
+
+def _work_id(catalog_path: Path, model_path: Path, config: ScoreConfig) -> str:
+    parts = [str(Path(catalog_path).resolve()), str(Path(catalog_path).stat().st_mtime_ns), str(Path(model_path).resolve()),
+             str((Path(model_path) / "model.safetensors").stat().st_mtime_ns), str(config.candidates)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _score_all(judge: Judge, cands: np.ndarray, own: np.ndarray, parts: Path) -> pd.DataFrame:
+    """Score in chunks, each written to `parts`; chunks already there (an interrupted run) are reused."""
+    parts.mkdir(parents=True, exist_ok=True)
+    n = len(own)
+    chunks = range(0, n, CHUNK)
+    with bar() as progress:
+        task = progress.add_task("scoring", total=n, rate="")
+        frames = []
+        for start in chunks:
+            part = parts / f"chunk-{start:012d}.parquet"
+            if not part.exists():
+                write_table(pa.Table.from_pandas(score_chunk(judge, np.arange(start, min(start + CHUNK, n)), cands, own),
+                                                    preserve_index=False), part)
+            frames.append(pd.read_parquet(part))
+            progress.update(task, completed=min(start + CHUNK, n))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | None = None, cache_dir: str = "") -> tuple[Path, pd.DataFrame]:
+    """Score every product of catalog.parquet; write scores.parquet (every input row, with its status)."""
+    config = config or ScoreConfig()
+    catalog = schema.read(catalog_path, "catalog")
+    saved = store.load(model_path)
+    products = schema.ok_products(catalog, catalog_path)
+    feats = product_features(open_store(catalog_path, saved.config["backbone"], cache_dir), products)
+    ids = products.product_id.to_numpy()
+    judge = Judge(saved, feats, ids, _device(config.device), config.batch_size)
+    rows = np.arange(len(ids))
+    own = judge.logits(rows, rows)
+    cands = candidates(feats, config.candidates)
+    parts = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(catalog_path, model_path, config)}")
+    scored = _score_all(judge, cands, own, parts)
+
+    cal = saved.calibration
+    prob = lambda logit: 1 / (1 + np.exp(-(cal["a"] * logit + cal["b"])))  # noqa: E731
+    combined = scored.pair_logit + np.maximum(scored.swap_gain.fillna(0), 0)
+    threshold = cal["threshold"] if config.threshold is None else config.threshold
+    result = pd.DataFrame({
+        "row_number": products.row_number.to_numpy()[scored.row], "mismatch_score": prob(combined), "pair_score": prob(scored.pair_logit),
+        "swap_gain": scored.swap_gain, "photo_fits": np.where(scored.photo_fits_row >= 0, ids[scored.photo_fits_row.clip(0)], None),
+        "photo_fits_score": 1 - prob(scored.photo_fits_logit),
+        "text_fits": np.where(scored.text_fits_row >= 0, ids[scored.text_fits_row.clip(0)], None),
+        "text_fits_score": 1 - prob(scored.text_fits_logit),
+    })
+    result["flagged"] = result.mismatch_score >= threshold
+    table = catalog.merge(result, on="row_number", how="left")  # by row: a duplicate id keeps its own status
+    table["flagged"] = table.flagged.fillna(False).astype(bool)
+    table["model"] = saved.name
+    settings = {**as_dict(config), "threshold_used": threshold, "model_dir": str(Path(model_path).resolve()),
+                "catalog": str(Path(catalog_path).resolve()), "calibration": cal}
+    write_table(schema.to_table(table, "scores", settings), out)
+    shutil.rmtree(parts, ignore_errors=True)
+    log.info("scored %d products, %d flagged", len(result), int(result.flagged.sum()))
+    summary = pd.DataFrame([("products", len(catalog)), ("scored", len(result)), ("flagged", int(result.flagged.sum())),
+                            ("threshold", f"{threshold:.4f}"), ("model", saved.name)], columns=["what", "value"])
+    return Path(out), summary

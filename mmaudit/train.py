@@ -1,0 +1,150 @@
+"""`mmaudit train`: fit one pair scorer per fold (cross-fitting), calibrate, save a model directory.
+
+Fold f's model trains on the pairs of the other folds and is validated (early stopping,
+calibration) on fold f's pairs, so `score` can judge every product with a model that never
+saw it: a model trained on a product memorizes the catalog's own errors as truths.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import models, schema
+from .config import TrainConfig, as_dict
+from .errors import MMAuditError
+from .features import dims_of, open_store, product_features
+from .metrics import average_precision, fit_platt, threshold_for_precision
+from .models import store
+from .progress import bar, log
+
+
+def pick_device(name: str) -> torch.device:
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_training_data(pairs_path: Path, catalog_path: Path | None) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
+    """Pairs, the ok products they refer to, their features, and the settings that made the pairs."""
+    pairs = schema.read(pairs_path, "pairs")
+    made_by = schema.read_metadata(pairs_path).get("settings", {})
+    catalog_path = Path(catalog_path or made_by.get("catalog", ""))
+    catalog = schema.read(catalog_path, "catalog")
+    products = schema.ok_products(catalog, catalog_path)
+    unknown = set(pairs.text_product_id) - set(products.product_id)
+    if unknown:
+        raise MMAuditError(f"{pairs_path}: {len(unknown)} product(s) not ok in {catalog_path} (e.g. {sorted(unknown)[:3]}); "
+                           "the pairs come from another catalog: rerun `mmaudit make-negatives`")
+    feats = product_features(open_store(catalog_path, made_by.get("backbone", "offline-lite0-minilm"), made_by.get("cache_dir", "")),
+                             products)
+    return pairs, products, feats, made_by
+
+
+def _logits(model, prepared: dict, text_rows: np.ndarray, photo_rows: np.ndarray, batch: int) -> np.ndarray:
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(text_rows), batch):
+            out.append(model.pair_logits(prepared, torch.from_numpy(text_rows[s:s + batch]),
+                                         torch.from_numpy(photo_rows[s:s + batch])).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def train_fold(model, prepared: dict, train: tuple, val: tuple, config: TrainConfig, device: torch.device,
+               fold: int, seed: int) -> tuple[np.ndarray, dict]:
+    """Train one scorer with early stopping on validation AP; return its validation logits and history."""
+    model.to(device)
+    history = {"epochs": []}
+    if not model.trainable:
+        logits = _logits(model, prepared, val[0], val[1], 4 * config.batch_size)
+        history["best_val_ap"] = average_precision(val[2], logits)
+        return logits, history
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay)
+    steps = config.epochs * ((len(train[0]) + config.batch_size - 1) // config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(steps, 1), pct_start=0.1)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    best_ap, best_state, best_logits, stale = -1.0, None, None, 0
+    with bar() as progress:
+        task = progress.add_task(f"train fold {fold}", total=steps, rate="")
+        for epoch in range(config.epochs):
+            model.train()
+            order = rng.permutation(len(train[0]))
+            losses = []
+            for s in range(0, len(order), config.batch_size):
+                idx = order[s:s + config.batch_size]
+                logits = model.pair_logits(prepared, torch.from_numpy(train[0][idx]), torch.from_numpy(train[1][idx]))
+                loss = loss_fn(logits, torch.from_numpy(train[2][idx]).float().to(device))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                losses.append(loss.item())
+                progress.update(task, advance=1, rate=f"loss {np.mean(losses[-50:]):.3f}")
+            val_logits = _logits(model, prepared, val[0], val[1], 4 * config.batch_size)
+            val_ap = average_precision(val[2], val_logits)
+            history["epochs"].append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_ap": val_ap})
+            progress.update(task, rate=f"loss {np.mean(losses):.3f} val AP {val_ap:.3f}")
+            log.info("fold %d epoch %d: loss %.4f, val AP %.4f", fold, epoch + 1, np.mean(losses), val_ap)
+            if val_ap > best_ap:
+                best_ap, stale, best_logits = val_ap, 0, val_logits
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    break
+    model.load_state_dict(best_state)
+    history["best_val_ap"] = best_ap
+    return best_logits, history
+
+
+def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_path: Path | None = None) -> tuple[Path, pd.DataFrame]:
+    """Train one model per fold of pairs.parquet; save the model directory; return it and a summary."""
+    config = config or TrainConfig()
+    start = time.perf_counter()
+    pairs, products, feats, made_by = load_training_data(pairs_path, catalog_path)
+    device = pick_device(config.device)
+    row = {pid: i for i, pid in enumerate(products.product_id)}
+    t_rows = pairs.text_product_id.map(row).to_numpy(np.int64)
+    p_rows = pairs.photo_product_id.map(row).to_numpy(np.int64)
+    labels = pairs.label.to_numpy(np.int64)
+    folds = int(pairs.fold.max()) + 1
+    product_fold = pd.DataFrame({"product_id": products.product_id}).merge(
+        pairs[pairs.kind == "positive"][["text_product_id", "fold"]].rename(columns={"text_product_id": "product_id"}), how="left")
+    product_fold["fold"] = product_fold.fold.fillna(-1).astype(int)
+    settings = {**as_dict(config)}
+    dims = dims_of(feats)
+    fold_models, histories = [], []
+    val_logits = np.zeros(len(pairs), dtype=np.float64)
+    for fold in range(folds):
+        model = models.build(config.model, settings, dims)
+        in_fold = pairs.fold.to_numpy() == fold
+        train_products = np.flatnonzero(product_fold.fold.to_numpy() != fold)
+        model.setup(feats, train_products)
+        prepared = model.prepare(feats)
+        logits, history = train_fold(model, prepared, (t_rows[~in_fold], p_rows[~in_fold], labels[~in_fold]),
+                                     (t_rows[in_fold], p_rows[in_fold], labels[in_fold]), config, device, fold, config.seed + fold)
+        val_logits[in_fold] = logits
+        fold_models.append(model.cpu().eval())
+        histories.append(history)
+    a, b = fit_platt(val_logits, labels.astype(np.float64))
+    probs = 1 / (1 + np.exp(-(a * val_logits + b)))
+    threshold = threshold_for_precision(probs, labels, config.target_precision, config.mismatch_rate)
+    calibration = {"method": "platt", "a": a, "b": b, "threshold": threshold, "target_precision": config.target_precision,
+                   "mismatch_rate": config.mismatch_rate}
+    metrics = {"folds": histories, "out_of_fold_val_ap": average_precision(labels, val_logits),
+               "pairs": int(len(pairs)), "train_seconds": time.perf_counter() - start}
+    model_config = {"model": config.model, "backbone": made_by.get("backbone", "offline-lite0-minilm"), "settings": settings,
+                    "dims": dims, "folds": folds, "pairs_settings": made_by}
+    path = store.save(Path(out), model_config, fold_models, product_fold, calibration, metrics)
+    summary = pd.DataFrame([("model", config.model), ("folds", folds), ("pairs", len(pairs)),
+                            ("out-of-fold validation AP", f"{metrics['out_of_fold_val_ap']:.4f}"),
+                            ("threshold (probability)", f"{threshold:.4f}"), ("seconds", f"{metrics['train_seconds']:.0f}")],
+                           columns=["what", "value"])
+    return path, summary

@@ -223,6 +223,23 @@ def audit(
     stdout.print(str(paths["report"] / "index.html"))
 
 
+@app.command()
+@_guard
+def demo(
+    out: Path = typer.Argument(Path("mmaudit-demo"), help="Folder for the demo catalog."),
+    products: int = typer.Option(160, help="How many products to draw."),
+    swaps: int = typer.Option(6, help="How many pairs of products exchange photos."),
+) -> None:
+    """Draw a DEMO catalog (coloured shapes with matching titles, a few photos exchanged) to try mmaudit on.
+
+    Writes OUT/products.csv, OUT/images/ and OUT/truth.csv (which products show another's photo, for
+    `mmaudit report --truth`). Example: mmaudit demo mmaudit-demo && mmaudit audit mmaudit-demo/products.csv -o mmaudit-demo/work
+    """
+    from .demo import make_catalog
+
+    stdout.print(str(make_catalog(out, products, swaps)))
+
+
 @app.command("backbones")
 @_guard
 def list_backbones() -> None:

@@ -14,9 +14,34 @@ register()
 
 @pytest.fixture(scope="session")
 def demo_catalog(tmp_path_factory) -> Path:
-    """A 96-product drawn catalog (coloured shapes, 4 exchanges), written once per test session."""
-    return make_catalog(tmp_path_factory.mktemp("demo"), products=96, swaps=4, seed=1)
+    """A 192-product drawn catalog (coloured shapes, 6 exchanges), written once per test session."""
+    return make_catalog(tmp_path_factory.mktemp("demo"), products=192, swaps=6, seed=1)
 
 
 TINY = ["--set", "negatives.backbone=tiny-test"]
-FAST_TRAIN = ["--set", "train.epochs=8", "--set", "train.dim=32", "--set", "train.batch_size=32", "--set", "train.layers=1"]
+FAST_TRAIN = ["--set", "train.epochs=12", "--set", "train.dim=32", "--set", "train.batch_size=32", "--set", "train.layers=1",
+              "--set", "train.patience=4"]
+
+
+def invoke(*args: str) -> str:
+    """Run an mmaudit command through Typer as a user's shell would; fail the test on a non-zero exit."""
+    from typer.testing import CliRunner
+
+    from mmaudit.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+@pytest.fixture(scope="session")
+def pipeline(demo_catalog, tmp_path_factory) -> dict[str, Path]:
+    """ingest -> make-negatives -> train -> score on the demo catalog with the tiny backbone, once per session."""
+    work = tmp_path_factory.mktemp("work")
+    paths = {"catalog": work / "catalog.parquet", "pairs": work / "pairs.parquet", "model": work / "model",
+             "scores": work / "scores.parquet", "truth": demo_catalog.parent / "truth.csv"}
+    invoke("ingest", demo_catalog, "-o", paths["catalog"])
+    invoke("make-negatives", paths["catalog"], "-o", paths["pairs"], *TINY)
+    invoke("train", paths["pairs"], "-o", paths["model"], *FAST_TRAIN)
+    invoke("score", paths["catalog"], "-m", paths["model"], "-o", paths["scores"])
+    return paths

@@ -1,6 +1,7 @@
 """The fusion encoder: text tokens attend to photo regions through cross-attention, then a mismatch head.
 
-Photo regions (tower channels reduced by a PCA fitted on the training photos, plus per-region
+Text: a token for the whole text (the pooled sentence vector) then the first tokens, where the
+title (the densest claims: type, colour, brand) sits. Photo regions (tower channels reduced by a PCA fitted on the training photos, plus per-region
 colour statistics the tower blurs) become memory tokens; each layer runs text self-attention,
 cross-attention from text to regions, and a feed-forward block (as ALBEF/BLIP fusion layers).
 """
@@ -37,6 +38,7 @@ class FusionModel(nn.Module):
         self.photo_global = nn.Linear(dims["photo"], d)
         self.region_pos = nn.Parameter(torch.zeros(dims["num_regions"] + 1, d))
         self.text_in = nn.Linear(dims["tokens"], d)
+        self.text_global = nn.Linear(dims["text"], d)
         self.text_norm, self.photo_norm = nn.LayerNorm(d), nn.LayerNorm(d)
         layer = nn.TransformerDecoderLayer(d, int(settings["heads"]), dim_feedforward=2 * d, dropout=0.1,
                                            batch_first=True, norm_first=True)
@@ -56,10 +58,11 @@ class FusionModel(nn.Module):
         for start in range(0, len(feats["regions"]), 1024):
             block = torch.from_numpy(feats["regions"][start:start + 1024].astype(np.float32))
             reduced.append(((block - self.pca_mean) @ self.pca_basis).half())
-        t = self.max_tokens
+        t = self.max_tokens - 1
         return {"regions": torch.cat(reduced), "colour": torch.from_numpy(feats["colour"]),
-                "photo": torch.from_numpy(feats["photo"]), "tokens": torch.from_numpy(feats["tokens"][:, :t]),
-                "mask": torch.from_numpy(feats["mask"][:, :t])}
+                "photo": torch.from_numpy(feats["photo"]), "text": torch.from_numpy(feats["text"]),
+                "tokens": torch.from_numpy(np.ascontiguousarray(feats["tokens"][:, :t])),
+                "mask": torch.from_numpy(np.ascontiguousarray(feats["mask"][:, :t]))}
 
     def pair_logits(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor) -> torch.Tensor:
         device = self.photo_in.weight.device
@@ -69,6 +72,8 @@ class FusionModel(nn.Module):
         memory = self.photo_in(regions) + self.colour_in(colour)
         memory = torch.cat([memory, self.photo_global(photo)[:, None]], 1) + self.region_pos
         tokens = self.text_in(prepared["tokens"][text_rows].to(device).float())
-        mask = prepared["mask"][text_rows].to(device)
+        whole_text = self.text_global(prepared["text"][text_rows].to(device))[:, None]
+        tokens = torch.cat([whole_text, tokens], 1)
+        mask = torch.cat([torch.ones_like(prepared["mask"][text_rows][:, :1]), prepared["mask"][text_rows]], 1).to(device)
         fused = self.fusion(self.text_norm(tokens), self.photo_norm(memory), tgt_key_padding_mask=~mask)
-        return self.head(fused[:, 0]).squeeze(-1)  # the [CLS] position summarises the text's agreement
+        return self.head(fused[:, 0]).squeeze(-1)  # the whole-text token summarises the agreement

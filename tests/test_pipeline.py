@@ -1,0 +1,188 @@
+"""make-negatives, train and score on the drawn demo catalog with the tiny backbone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from mmaudit import schema, score
+from mmaudit.cli import app
+from mmaudit.features import FeatureStore
+from mmaudit.backbones import load as load_backbone
+from mmaudit.metrics import average_precision
+
+from .conftest import TINY, invoke
+
+runner = CliRunner()
+
+
+def meta(path: Path) -> dict:
+    return schema.read_metadata(path)["settings"]
+
+
+@pytest.fixture()
+def guarded_catalog(tmp_path, demo_catalog) -> Path:
+    """The demo catalog plus products that must never be negatives of each other."""
+    src = demo_catalog.parent
+    frame = pd.read_csv(demo_catalog, dtype=str).head(48)
+    frame["group"] = frame["id"]
+    first = frame.iloc[0]
+    Image.open(src / frame.iloc[1].image).resize((90, 90)).save(src / "images/near.png")
+    extra = pd.DataFrame([
+        {**first, "id": "SAMEFILE", "title": "A different title for the same file", "group": "SAMEFILE"},
+        {**frame.iloc[1], "id": "NEARDUP", "image": "images/near.png", "title": "Resized copy", "group": "NEARDUP"},
+        {**frame.iloc[2], "id": "GROUPED", "image": frame.iloc[10].image, "group": frame.iloc[2].id, "title": "Variant"},
+        {**frame.iloc[3], "id": "SAMETEXT", "image": frame.iloc[20].image, "group": "SAMETEXT"},
+    ])
+    out = src / "guarded.csv"
+    pd.concat([frame, extra]).to_csv(out, index=False)
+    return out
+
+
+def test_guards_keep_true_matches_out_of_negatives(guarded_catalog, tmp_path):
+    invoke("ingest", guarded_catalog, "-o", tmp_path / "catalog.parquet")
+    invoke("make-negatives", tmp_path / "catalog.parquet", "-o", tmp_path / "pairs.parquet", *TINY,
+           "--group-col", "group", "--set", "negatives.folds=1", "--k", "60", "--set", "negatives.random=20")
+    pairs = pd.read_parquet(tmp_path / "pairs.parquet")
+    negatives = set(zip(pairs[pairs.label == 1].text_product_id, pairs[pairs.label == 1].photo_product_id))
+    forbidden = [("P0000", "SAMEFILE"), ("P0001", "NEARDUP"), ("P0002", "GROUPED"), ("P0003", "SAMETEXT")]
+    for a, b in forbidden:
+        assert (a, b) not in negatives and (b, a) not in negatives, (a, b)
+    rejected = meta(tmp_path / "pairs.parquet")["guard_rejected"]
+    assert all(rejected[k] > 0 for k in ("same_photo", "near_duplicate", "same_group", "same_text")), rejected
+
+
+def test_pairs_schema_determinism_and_cache_reuse(pipeline, tmp_path):
+    again = tmp_path / "pairs.parquet"
+    invoke("make-negatives", pipeline["catalog"], "-o", again, *TINY)
+    first, second = pd.read_parquet(pipeline["pairs"]), pd.read_parquet(again)
+    pd.testing.assert_frame_equal(first, second)
+    assert meta(again)["features_computed"] == {"photo": 0, "text": 0}
+    assert meta(pipeline["pairs"])["features_computed"]["photo"] > 0
+    fields = {f.name: f.type for f in pq.read_schema(again)}
+    assert all(fields[f.name] == f.type for f in schema.PAIRS)
+    assert set(first.kind) == {"positive", "hard_photo", "hard_text", "random"}
+    positives = first[first.label == 0]
+    assert (positives.text_product_id == positives.photo_product_id).all()
+    hard, rand = first[first.kind == "hard_photo"].similarity.mean(), first[first.kind == "random"].similarity.mean()
+    assert hard > rand
+
+
+def test_extraction_resumes_after_a_crash(pipeline, tmp_path):
+    catalog = pd.read_parquet(pipeline["catalog"])
+    photos = dict(zip(catalog.image_sha256, catalog.image_path))
+
+    class Crash(Exception):
+        pass
+
+    calls = {"n": 0}
+
+    def crashing_backbone():
+        backbone = load_backbone("tiny-test")
+        encode = backbone.encode_photos
+
+        def encode_then_crash(images):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise Crash()
+            return encode(images)
+        backbone.encode_photos = encode_then_crash
+        return backbone
+
+    store = FeatureStore(tmp_path, "tiny-test", crashing_backbone, shard_size=16)
+    with pytest.raises(Crash):
+        store.ensure_photos(photos, batch_size=16)
+    assert store.computed["photo"] == 32
+    resumed = FeatureStore(tmp_path, "tiny-test", lambda: load_backbone("tiny-test"), shard_size=16)
+    resumed.ensure_photos(photos, batch_size=16)
+    assert resumed.computed["photo"] == len(photos) - 32
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_trained_model_ranks_swapped_products_first(pipeline):
+    scores = pd.read_parquet(pipeline["scores"])
+    truth = pd.read_csv(pipeline["truth"], dtype=str)
+    merged = scores.merge(truth, on="product_id")
+    labels = merged.swapped.astype(int).to_numpy()
+    ap = average_precision(labels, merged.mismatch_score.to_numpy())
+    assert ap > 4 * labels.mean(), ap  # a model that learned nothing scores near the base rate
+    assert merged.flagged.dtype == bool and merged.model.iloc[0] == "fusion@tiny-test"
+
+
+def test_every_row_comes_out_and_broken_ones_keep_their_status(pipeline, tmp_path):
+    catalog = pd.read_parquet(pipeline["catalog"])
+    broken = catalog.copy()
+    broken.loc[:4, "status"] = "unreadable_image"
+    path = tmp_path / "catalog.parquet"
+    from mmaudit.files import write_table
+    write_table(schema.to_table(broken, "catalog", {}), path)
+    shutil.copytree(pipeline["catalog"].parent / "features", tmp_path / "features")
+    invoke("score", path, "-m", pipeline["model"], "-o", tmp_path / "scores.parquet")
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    assert len(scores) == len(catalog)
+    assert scores.loc[:4, "mismatch_score"].isna().all() and (scores.loc[:4, "status"] == "unreadable_image").all()
+    assert scores.loc[5:, "mismatch_score"].notna().all()
+
+
+def test_scoring_resumes_and_matches_an_uninterrupted_run(pipeline, tmp_path, monkeypatch):
+    monkeypatch.setattr(score, "CHUNK", 32)
+    calls = {"n": 0}
+    real = score.score_chunk
+
+    def crash_on_third(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(score, "score_chunk", crash_on_third)
+    out = tmp_path / "scores.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        score.run(pipeline["catalog"], pipeline["model"], out)
+    assert not out.exists()
+    calls["n"] = -100
+    score.run(pipeline["catalog"], pipeline["model"], out)
+    n = len(pd.read_parquet(pipeline["catalog"]))
+    assert calls["n"] == -100 + (n + 31) // 32 - 2  # the two finished chunks were not recomputed
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(pipeline["scores"]))
+
+
+def test_saved_model_loads_to_identical_scores(pipeline, tmp_path):
+    invoke("score", pipeline["catalog"], "-m", pipeline["model"], "-o", tmp_path / "again.parquet")
+    a, b = pd.read_parquet(pipeline["scores"]), pd.read_parquet(tmp_path / "again.parquet")
+    np.testing.assert_array_equal(a.mismatch_score.to_numpy(), b.mismatch_score.to_numpy())
+    files = {p.name for p in pipeline["model"].iterdir()}
+    assert {"config.json", "model.safetensors", "calibration.json", "metrics.json", "folds.parquet"} <= files
+
+
+def test_model_from_another_version_or_backbone_is_refused(pipeline, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(pipeline["model"], model)
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "format_version": 99}))
+    result = runner.invoke(app, ["score", str(pipeline["catalog"]), "-m", str(model), "-o", str(tmp_path / "s.parquet")])
+    assert result.exit_code == 1 and "retrain" in result.output and "Traceback" not in result.output
+    (model / "config.json").write_text(json.dumps({**config, "backbone": "no-such-backbone"}))
+    result = runner.invoke(app, ["score", str(pipeline["catalog"]), "-m", str(model), "-o", str(tmp_path / "s.parquet")])
+    assert result.exit_code == 1 and "unknown backbone" in result.output
+
+
+def test_wrong_file_for_a_stage_names_the_command(pipeline, tmp_path):
+    result = runner.invoke(app, ["train", str(pipeline["catalog"]), "-o", str(tmp_path / "m")])
+    assert result.exit_code == 1 and "mmaudit make-negatives" in result.output
+
+
+@pytest.mark.parametrize("model", ["dual", "zeroshot"])
+def test_baselines_train_and_score_through_the_same_interface(pipeline, tmp_path, model):
+    invoke("train", pipeline["pairs"], "-o", tmp_path / "m", "--model", model, "--epochs", "3")
+    invoke("score", pipeline["catalog"], "-m", tmp_path / "m", "-o", tmp_path / "s.parquet")
+    scores = pd.read_parquet(tmp_path / "s.parquet")
+    assert scores.mismatch_score.notna().all() and scores.model.iloc[0] == f"{model}@tiny-test"

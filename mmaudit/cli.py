@@ -95,7 +95,7 @@ def ingest(
                            images_root=str(images_root) if images_root else None, format=format)
     path, summary = stage.run(catalog, out, config)
     _print_table(summary, f"ingest: {path}")
-    stdout.print(str(path))
+    typer.echo(str(path))  # plain, never wrapped: scripts read it
 
 
 @app.command("make-negatives")
@@ -121,7 +121,7 @@ def make_negatives(
                            cache_dir=str(cache_dir) if cache_dir else None)
     path, summary = stage.run(catalog, out, config)
     _print_table(summary, f"make-negatives: {path}")
-    stdout.print(str(path))
+    typer.echo(str(path))  # plain, never wrapped: scripts read it
 
 
 @app.command()
@@ -146,7 +146,7 @@ def train(
     config = _stage_config("train", config_file, sets, model=model, epochs=epochs, seed=seed, device=device)
     path, summary = stage.run(pairs, out, config, catalog)
     _print_table(summary, f"train: {path}")
-    stdout.print(str(path))
+    typer.echo(str(path))  # plain, never wrapped: scripts read it
 
 
 @app.command()
@@ -170,7 +170,7 @@ def score(
     config = _stage_config("score", config_file, sets, threshold=threshold, device=device)
     path, summary = stage.run(catalog, model, out, config, str(cache_dir) if cache_dir else "")
     _print_table(summary, f"score: {path}")
-    stdout.print(str(path))
+    typer.echo(str(path))  # plain, never wrapped: scripts read it
 
 
 @app.command()
@@ -191,7 +191,7 @@ def report(
 
     config = _stage_config("report", config_file, sets, max_suspects=max_suspects)
     path = stage.run(scores, out, config, truth)
-    stdout.print(str(path))
+    typer.echo(str(path))  # plain, never wrapped: scripts read it
 
 
 @app.command()
@@ -220,7 +220,7 @@ def audit(
     if model:
         configs["train"] = settings.build("train", {**settings.as_dict(configs["train"]), "model": model})
     paths = stage.run(catalog, out, configs, force, lambda name, state: stderr.print(f"[bold]{name}[/bold]: {state}"))
-    stdout.print(str(paths["report"] / "index.html"))
+    typer.echo(str(paths["report"] / "index.html"))  # plain, never wrapped: scripts read it
 
 
 @app.command()
@@ -237,7 +237,7 @@ def demo(
     """
     from .demo import make_catalog
 
-    stdout.print(str(make_catalog(out, products, swaps)))
+    typer.echo(str(make_catalog(out, products, swaps)))  # plain, never wrapped: scripts read it
 
 
 @app.command("backbones")

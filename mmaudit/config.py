@@ -67,6 +67,7 @@ class TrainConfig:
 class ScoreConfig:
     threshold: float | None = None
     candidates: int = 10
+    simulated_swaps: int = 2000
     batch_size: int = 512
     device: str = ""
 

@@ -15,19 +15,27 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((precision * y).sum() / y.sum())
 
 
-def fit_platt(logits: np.ndarray, labels: np.ndarray, steps: int = 200) -> tuple[float, float]:
-    """a, b such that sigmoid(a * logit + b) is a calibrated probability (Newton on the log loss)."""
-    x = np.stack([logits, np.ones_like(logits)], 1).astype(np.float64)
-    w = np.array([1.0, 0.0])
+def fit_logistic(features: np.ndarray, labels: np.ndarray, steps: int = 100, ridge: float = 1e-4) -> np.ndarray:
+    """Weights (then bias) of a logistic regression, by Newton's method on the log loss with balanced classes."""
+    x = np.concatenate([np.asarray(features, np.float64), np.ones((len(features), 1))], 1)
+    y = np.asarray(labels, np.float64)
+    balance = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+    w = np.zeros(x.shape[1])
     for _ in range(steps):
-        p = 1 / (1 + np.exp(-(x @ w)))
-        grad = x.T @ (p - labels)
-        hess = x.T @ (x * (p * (1 - p))[:, None]) + 1e-6 * np.eye(2)
+        p = 1 / (1 + np.exp(-np.clip(x @ w, -50, 50)))
+        grad = x.T @ (balance * (p - y)) + ridge * w
+        hess = x.T @ (x * (balance * p * (1 - p))[:, None]) + ridge * np.eye(len(w))
         step = np.linalg.solve(hess, grad)
         w -= step
         if np.abs(step).max() < 1e-9:
             break
-    return float(w[0]), float(w[1])
+    return w
+
+
+def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """a, b such that sigmoid(a * logit + b) is a probability (classes balanced)."""
+    a, b = fit_logistic(np.asarray(logits)[:, None], labels)
+    return float(a), float(b)
 
 
 def threshold_for_precision(scores: np.ndarray, labels: np.ndarray, target: float, rate: float) -> float:

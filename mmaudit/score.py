@@ -6,6 +6,10 @@ Two signals per product, both out of fold:
   the two products' fit improves if their photos were exchanged:
   gain(i, j) = m(t_i, p_i) + m(t_j, p_j) - m(t_i, p_j) - m(t_j, p_i).
 The best partner is the suggested fix (`photo_fits`): the product whose current photo fits this text.
+
+The two signals are weighed, and the flag threshold chosen, without labels: photos of a sample of
+products are exchanged on purpose with a similar product's, and a logistic model learns to tell
+those from the catalog as it is (see `calibrate`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from . import schema
 from .config import ScoreConfig, as_dict
 from .features import open_store, product_features
 from .files import write_table
+from .metrics import fit_logistic, threshold_for_precision
 from .models import store
 from .neighbours import build_index, search
 from .progress import bar, log
@@ -98,6 +103,42 @@ def score_chunk(judge: Judge, rows: np.ndarray, cands: np.ndarray, own: np.ndarr
     })
 
 
+def simulate_swaps(judge: Judge, cands: np.ndarray, own: np.ndarray, photo_candidates: int, count: int,
+                   seed: int = 0) -> np.ndarray:
+    """Signals of products whose photos we exchange on purpose with a similar product's (no labels needed).
+
+    Returns [count, 2]: the pair logit of text i with photo j, and the gain of exchanging back
+    (a lower bound of the best gain the real search would find)."""
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(own), size=min(count, len(own)), replace=False)
+    ranks = rng.integers(0, photo_candidates, size=len(rows))
+    partners = cands[rows, ranks]
+    keep = partners >= 0
+    rows, partners = rows[keep], partners[keep]
+    text_i_photo_j = judge.logits(rows, partners)
+    text_j_photo_i = judge.logits(partners, rows)
+    gain_back = text_i_photo_j + text_j_photo_i - own[rows] - own[partners]
+    return np.stack([text_i_photo_j, gain_back], 1)
+
+
+def signals(pair_logit: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """What the final score is made of: the product's own fit, and how much an exchange would help."""
+    return np.stack([pair_logit, np.maximum(np.nan_to_num(gain, nan=0.0, neginf=0.0), 0.0)], 1)
+
+
+def calibrate(observed: np.ndarray, simulated: np.ndarray, target_precision: float, rate: float) -> dict:
+    """Weigh the signals by telling simulated exchanges from the catalog as it is (assumed mostly right),
+    then pick the threshold that reaches the target precision at the assumed mismatch rate."""
+    x = np.concatenate([observed, simulated])
+    y = np.concatenate([np.zeros(len(observed)), np.ones(len(simulated))])
+    weights = fit_logistic(x, y)
+    z = x @ weights[:-1] + weights[-1]
+    prob = 1 / (1 + np.exp(-z))
+    threshold = threshold_for_precision(prob, y.astype(int), target_precision, rate)
+    return {"method": "simulated-exchanges", "weights": weights.tolist(), "threshold": threshold,
+            "simulated": int(len(simulated)), "target_precision": target_precision, "mismatch_rate": rate}
+
+
 def _work_id(catalog_path: Path, model_path: Path, config: ScoreConfig) -> str:
     parts = [str(Path(catalog_path).resolve()), str(Path(catalog_path).stat().st_mtime_ns), str(Path(model_path).resolve()),
              str((Path(model_path) / "model.safetensors").stat().st_mtime_ns), str(config.candidates)]
@@ -137,12 +178,17 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     parts = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(catalog_path, model_path, config)}")
     scored = _score_all(judge, cands, own, parts)
 
-    cal = saved.calibration
-    prob = lambda logit: 1 / (1 + np.exp(-(cal["a"] * logit + cal["b"])))  # noqa: E731
-    combined = scored.pair_logit + np.maximum(scored.swap_gain.fillna(0), 0)
+    pair_cal = saved.calibration
+    prob = lambda logit: 1 / (1 + np.exp(-(pair_cal["a"] * logit + pair_cal["b"])))  # noqa: E731
+    observed = signals(scored.pair_logit.to_numpy(), scored.swap_gain.to_numpy())
+    simulated = simulate_swaps(judge, cands, own, config.candidates, config.simulated_swaps)
+    simulated[:, 1] = np.maximum(simulated[:, 1], 0.0)
+    cal = calibrate(observed, simulated, pair_cal.get("target_precision", 0.5), pair_cal.get("mismatch_rate", 0.05))
+    weights = np.array(cal["weights"])
+    mismatch = 1 / (1 + np.exp(-(observed @ weights[:-1] + weights[-1])))
     threshold = cal["threshold"] if config.threshold is None else config.threshold
     result = pd.DataFrame({
-        "row_number": products.row_number.to_numpy()[scored.row], "mismatch_score": prob(combined), "pair_score": prob(scored.pair_logit),
+        "row_number": products.row_number.to_numpy()[scored.row], "mismatch_score": mismatch, "pair_score": prob(scored.pair_logit),
         "swap_gain": scored.swap_gain, "photo_fits": np.where(scored.photo_fits_row >= 0, ids[scored.photo_fits_row.clip(0)], None),
         "photo_fits_score": 1 - prob(scored.photo_fits_logit),
         "text_fits": np.where(scored.text_fits_row >= 0, ids[scored.text_fits_row.clip(0)], None),
@@ -153,7 +199,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     table["flagged"] = table.flagged.fillna(False).astype(bool)
     table["model"] = saved.name
     settings = {**as_dict(config), "threshold_used": threshold, "model_dir": str(Path(model_path).resolve()),
-                "catalog": str(Path(catalog_path).resolve()), "calibration": cal}
+                "catalog": str(Path(catalog_path).resolve()), "calibration": cal, "pair_calibration": pair_cal}
     write_table(schema.to_table(table, "scores", settings), out)
     shutil.rmtree(parts, ignore_errors=True)
     log.info("scored %d products, %d flagged", len(result), int(result.flagged.sum()))

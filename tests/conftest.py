@@ -19,8 +19,8 @@ def demo_catalog(tmp_path_factory) -> Path:
 
 
 TINY = ["--set", "negatives.backbone=tiny-test"]
-FAST_TRAIN = ["--set", "train.epochs=12", "--set", "train.dim=32", "--set", "train.batch_size=32", "--set", "train.layers=1",
-              "--set", "train.patience=4"]
+FAST_TRAIN = ["--set", "train.epochs=30", "--set", "train.dim=32", "--set", "train.batch_size=32", "--set", "train.layers=1", "--set", "train.lr=0.003",
+              "--set", "train.patience=30"]
 
 
 def invoke(*args: str) -> str:

@@ -15,7 +15,8 @@ from mmaudit.files import write_table
 
 from .conftest import FAST_TRAIN, TINY, invoke
 
-HOSTILE = ['<script>document.title="pwned"</script> Red pendant', '" onerror="document.title=\\'pwned\\'" x="', "<img src=x onerror=alert(1)>"]
+HOSTILE = ['<script>document.title="pwned"</script> Red pendant', "\" onerror=\"document.title='pwned'\" x=\"",
+           "<img src=x onerror=alert(1)>"]
 
 
 def scores_with(pipeline, tmp_path: Path, **changes) -> Path:

@@ -59,6 +59,8 @@ class TrainConfig:
     target_precision: float = 0.5
     mismatch_rate: float = 0.05
     seed: int = 0
+    attribute_cols: list[str] = field(default_factory=lambda: ["auto"])  # auto: the catalog's categorical columns; none: off
+    attribute_epochs: int = 40
     max_text_tokens: int = 16  # the whole-text token + the first 15 (the title); cost grows with it (bench/train_speed.py)
     device: str = ""  # empty: cuda when visible, else cpu
 

@@ -15,6 +15,11 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((precision * y).sum() / y.sum())
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function, without overflow for large |z|."""
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64)))
+
+
 def fit_logistic(features: np.ndarray, labels: np.ndarray, steps: int = 100, ridge: float = 1e-4) -> np.ndarray:
     """Weights (then bias) of a logistic regression, by Newton's method on the log loss with balanced classes."""
     x = np.concatenate([np.asarray(features, np.float64), np.ones((len(features), 1))], 1)
@@ -22,7 +27,7 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, steps: int = 100, rid
     balance = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
     w = np.zeros(x.shape[1])
     for _ in range(steps):
-        p = 1 / (1 + np.exp(-np.clip(x @ w, -50, 50)))
+        p = sigmoid(x @ w)
         grad = x.T @ (balance * (p - y)) + ridge * w
         hess = x.T @ (x * (balance * p * (1 - p))[:, None]) + ridge * np.eye(len(w))
         step = np.linalg.solve(hess, grad)
@@ -30,12 +35,6 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, steps: int = 100, rid
         if np.abs(step).max() < 1e-9:
             break
     return w
-
-
-def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """a, b such that sigmoid(a * logit + b) is a probability (classes balanced)."""
-    a, b = fit_logistic(np.asarray(logits)[:, None], labels)
-    return float(a), float(b)
 
 
 def threshold_for_precision(scores: np.ndarray, labels: np.ndarray, target: float, rate: float) -> float:

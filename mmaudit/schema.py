@@ -56,6 +56,7 @@ SCORES = pa.schema([
     ("photo_fits_score", pa.float64()),
     ("text_fits", pa.string()),
     ("text_fits_score", pa.float64()),
+    ("contradiction", pa.string()),
     ("model", pa.string()),
 ])
 

@@ -27,7 +27,8 @@ from . import schema
 from .config import ScoreConfig, as_dict
 from .features import open_store, product_features
 from .files import write_table
-from .metrics import fit_logistic, threshold_for_precision
+from .metrics import fit_logistic, sigmoid, threshold_for_precision
+from .models.attributes import claim_costs, encode_values, out_of_fold_log_probs, photo_inputs
 from .models import store
 from .neighbours import build_index, search
 from .progress import bar, log
@@ -40,16 +41,48 @@ def _device(name: str) -> torch.device:
 
 
 class Judge:
-    """Out-of-fold mismatch logits m(text of i, photo of j) for catalog rows."""
+    """Out-of-fold mismatch logits m(text of i, photo of j) for catalog rows: the pair model's logit and
+    the cost of each attribute the text states, weighed as `train` stacked them."""
 
-    def __init__(self, saved: store.SavedModel, feats: dict, product_ids: np.ndarray, device: torch.device, batch: int):
+    def __init__(self, saved: store.SavedModel, feats: dict, products: pd.DataFrame, device: torch.device, batch: int):
         self.models = [m.to(device) for m in saved.fold_models]
         self.prepared = [m.prepare(feats) for m in self.models]
-        self.fold = np.array([saved.folds.get(pid, -1) for pid in product_ids])
+        self.fold = np.array([saved.folds.get(pid, -1) for pid in products.product_id])
         self.batch = batch
+        self.weights, self.bias = np.array(saved.calibration["weights"]), float(saved.calibration["bias"])
+        self.classes = saved.config.get("attributes", {})
+        missing = [a for a in self.classes if a not in products.columns]
+        if missing:
+            log.warning("catalog has no column(s) %s: those claims are not checked", missing)
+        x = photo_inputs(feats)
+        self.log_probs = {a: out_of_fold_log_probs([h[a] for h in saved.heads], self.fold, x) for a in self.classes}
+        self.codes = {a: encode_values(products[a], classes)[0] if a in products.columns else np.full(len(products), -1)
+                      for a, classes in self.classes.items()}
+
+    def logits(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
+        costs = claim_costs(self.log_probs, self.codes, text_rows, photo_rows)
+        return self.weights[0] * self.pair_model_logits(text_rows, photo_rows) + costs @ self.weights[1:] + self.bias
+
+    def contradictions(self, rows: np.ndarray) -> list[str]:
+        """For each row, the stated attribute its own photo contradicts most, in words ("" when none does)."""
+        if not self.classes:
+            return [""] * len(rows)
+        weighted = claim_costs(self.log_probs, self.codes, rows, rows) * self.weights[1:]
+        names = list(self.classes)
+        out = []
+        for r, row_costs in zip(rows, weighted):
+            k = int(row_costs.argmax())
+            name = names[k]
+            if row_costs[k] < 1.0:  # the photo does not clearly disagree with any claim
+                out.append("")
+                continue
+            seen = int(self.log_probs[name][r].argmax())
+            out.append(f"{name}: text says {self.classes[name][self.codes[name][r]]}, photo looks "
+                       f"{self.classes[name][seen]} ({np.exp(self.log_probs[name][r, seen]):.0%})")
+        return out
 
     @torch.no_grad()
-    def logits(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
+    def pair_model_logits(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
         """Each text is judged by its product's held-out model (all models averaged for a product none held out)."""
         out = np.zeros(len(text_rows))
         folds = self.fold[text_rows]
@@ -133,7 +166,7 @@ def calibrate(observed: np.ndarray, simulated: np.ndarray, target_precision: flo
     y = np.concatenate([np.zeros(len(observed)), np.ones(len(simulated))])
     weights = fit_logistic(x, y)
     z = x @ weights[:-1] + weights[-1]
-    prob = 1 / (1 + np.exp(-z))
+    prob = sigmoid(z)
     threshold = threshold_for_precision(prob, y.astype(int), target_precision, rate)
     return {"method": "simulated-exchanges", "weights": weights.tolist(), "threshold": threshold,
             "simulated": int(len(simulated)), "target_precision": target_precision, "mismatch_rate": rate}
@@ -171,7 +204,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     products = schema.ok_products(catalog, catalog_path)
     feats = product_features(open_store(catalog_path, saved.config["backbone"], cache_dir), products)
     ids = products.product_id.to_numpy()
-    judge = Judge(saved, feats, ids, _device(config.device), config.batch_size)
+    judge = Judge(saved, feats, products, _device(config.device), config.batch_size)
     rows = np.arange(len(ids))
     own = judge.logits(rows, rows)
     cands = candidates(feats, config.candidates)
@@ -179,13 +212,13 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     scored = _score_all(judge, cands, own, parts)
 
     pair_cal = saved.calibration
-    prob = lambda logit: 1 / (1 + np.exp(-(pair_cal["a"] * logit + pair_cal["b"])))  # noqa: E731
+    prob = sigmoid
     observed = signals(scored.pair_logit.to_numpy(), scored.swap_gain.to_numpy())
     simulated = simulate_swaps(judge, cands, own, config.candidates, config.simulated_swaps)
     simulated[:, 1] = np.maximum(simulated[:, 1], 0.0)
     cal = calibrate(observed, simulated, pair_cal.get("target_precision", 0.5), pair_cal.get("mismatch_rate", 0.05))
     weights = np.array(cal["weights"])
-    mismatch = 1 / (1 + np.exp(-(observed @ weights[:-1] + weights[-1])))
+    mismatch = sigmoid(observed @ weights[:-1] + weights[-1])
     threshold = cal["threshold"] if config.threshold is None else config.threshold
     result = pd.DataFrame({
         "row_number": products.row_number.to_numpy()[scored.row], "mismatch_score": mismatch, "pair_score": prob(scored.pair_logit),
@@ -193,6 +226,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
         "photo_fits_score": 1 - prob(scored.photo_fits_logit),
         "text_fits": np.where(scored.text_fits_row >= 0, ids[scored.text_fits_row.clip(0)], None),
         "text_fits_score": 1 - prob(scored.text_fits_logit),
+        "contradiction": judge.contradictions(scored.row.to_numpy()),
     })
     result["flagged"] = result.mismatch_score >= threshold
     table = catalog.merge(result, on="row_number", how="left")  # by row: a duplicate id keeps its own status

@@ -18,8 +18,9 @@ from . import models, schema
 from .config import TrainConfig, as_dict
 from .errors import MMAuditError
 from .features import dims_of, open_store, product_features
-from .metrics import average_precision, fit_platt, threshold_for_precision
+from .metrics import average_precision, fit_logistic, sigmoid, threshold_for_precision
 from .models import store
+from .models.attributes import AttributeHead, claim_costs, detect_columns, encode_values, out_of_fold_log_probs, photo_inputs
 from .progress import bar, log
 
 
@@ -27,6 +28,27 @@ def pick_device(name: str) -> torch.device:
     if name:
         return torch.device(name)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def attribute_columns(requested: list[str], products: pd.DataFrame, catalog_path: Path) -> list[str]:
+    """The columns whose values the photo should show: named ones, all categorical ones (auto), or none."""
+    if requested in ([], ["none"]):
+        return []
+    if requested == ["auto"]:
+        made_by = schema.read_metadata(catalog_path).get("settings", {})
+        exclude = set(schema.CATALOG.names) | set(made_by.get("text_cols", [])) | {"pixel_std", made_by.get("image_col", "image")}
+        return detect_columns(products, exclude)
+    missing = [c for c in requested if c not in products.columns]
+    if missing:
+        raise MMAuditError(f"{catalog_path}: no attribute column(s) {missing}; columns are {list(products.columns)}; "
+                           "fix train.attribute_cols (auto, none or a list)")
+    return list(requested)
+
+
+def stack(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weigh the pair model's logit and each attribute claim's cost on held-out pairs (a logistic model)."""
+    weights = fit_logistic(np.column_stack([pair_logits, costs]), labels)
+    return weights[:-1], float(weights[-1])
 
 
 def load_training_data(pairs_path: Path, catalog_path: Path | None) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
@@ -109,6 +131,11 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     config = config or TrainConfig()
     start = time.perf_counter()
     pairs, products, feats, made_by = load_training_data(pairs_path, catalog_path)
+    catalog_path = Path(catalog_path or made_by.get("catalog", ""))
+    attrs = attribute_columns(config.attribute_cols, products, catalog_path)
+    photo_x = photo_inputs(feats)
+    encoded = {a: encode_values(products[a]) for a in attrs}
+    log.info("attribute columns: %s", attrs)
     device = pick_device(config.device)
     row = {pid: i for i, pid in enumerate(products.product_id)}
     t_rows = pairs.text_product_id.map(row).to_numpy(np.int64)
@@ -120,7 +147,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     product_fold["fold"] = product_fold.fold.fillna(-1).astype(int)
     settings = {**as_dict(config)}
     dims = dims_of(feats)
-    fold_models, histories = [], []
+    fold_models, histories, heads = [], [], []
     val_logits = np.zeros(len(pairs), dtype=np.float64)
     for fold in range(folds):
         model = models.build(config.model, settings, dims)
@@ -133,18 +160,30 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
         val_logits[in_fold] = logits
         fold_models.append(model.cpu().eval())
         histories.append(history)
-    a, b = fit_platt(val_logits, labels.astype(np.float64))
-    probs = 1 / (1 + np.exp(-(a * val_logits + b)))
+        heads.append({a: AttributeHead(photo_x.shape[1], len(classes)).fit(photo_x[train_products], codes[train_products],
+                                                                         config.attribute_epochs, config.seed + fold)
+                      for a, (codes, classes) in encoded.items()})
+    fold_of = product_fold.fold.to_numpy()
+    log_probs = {a: out_of_fold_log_probs([h[a] for h in heads], fold_of, photo_x) for a in attrs}
+    costs = claim_costs(log_probs, {a: codes for a, (codes, _) in encoded.items()}, t_rows, p_rows)
+    weights, bias = stack(val_logits, costs, labels.astype(np.float64))
+    stacked = np.column_stack([val_logits, costs]) @ weights + bias
+    probs = sigmoid(stacked)
     threshold = threshold_for_precision(probs, labels, config.target_precision, config.mismatch_rate)
-    calibration = {"method": "platt", "a": a, "b": b, "threshold": threshold, "target_precision": config.target_precision,
-                   "mismatch_rate": config.mismatch_rate}
+    calibration = {"method": "stacked", "columns": ["pair_model", *attrs], "weights": weights.tolist(), "bias": bias,
+                   "threshold": threshold, "target_precision": config.target_precision, "mismatch_rate": config.mismatch_rate}
+    attribute_accuracy = {a: float((log_probs[a].argmax(1) == codes)[codes >= 0].mean()) for a, (codes, _) in encoded.items()}
     metrics = {"folds": histories, "out_of_fold_val_ap": average_precision(labels, val_logits),
+               "stacked_val_ap": average_precision(labels, stacked), "attribute_accuracy_out_of_fold": attribute_accuracy,
                "pairs": int(len(pairs)), "train_seconds": time.perf_counter() - start}
     model_config = {"model": config.model, "backbone": made_by.get("backbone", "offline-lite0-minilm"), "settings": settings,
-                    "dims": dims, "folds": folds, "pairs_settings": made_by}
-    path = store.save(Path(out), model_config, fold_models, product_fold, calibration, metrics)
+                    "dims": dims, "folds": folds, "pairs_settings": made_by, "attribute_inputs": int(photo_x.shape[1]),
+                    "attributes": {a: classes for a, (_, classes) in encoded.items()}}
+    path = store.save(Path(out), model_config, fold_models, heads, product_fold, calibration, metrics)
     summary = pd.DataFrame([("model", config.model), ("folds", folds), ("pairs", len(pairs)),
-                            ("out-of-fold validation AP", f"{metrics['out_of_fold_val_ap']:.4f}"),
+                            ("attribute columns", ", ".join(attrs) or "none"),
+                            ("out-of-fold validation AP (pair model)", f"{metrics['out_of_fold_val_ap']:.4f}"),
+                            ("out-of-fold validation AP (with attributes)", f"{metrics['stacked_val_ap']:.4f}"),
                             ("threshold (probability)", f"{threshold:.4f}"), ("seconds", f"{metrics['train_seconds']:.0f}")],
                            columns=["what", "value"])
     return path, summary

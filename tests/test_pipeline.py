@@ -65,8 +65,8 @@ def test_pairs_schema_determinism_and_cache_reuse(pipeline, tmp_path):
     invoke("make-negatives", pipeline["catalog"], "-o", again, *TINY)
     first, second = pd.read_parquet(pipeline["pairs"]), pd.read_parquet(again)
     pd.testing.assert_frame_equal(first, second)
-    assert meta(again)["features_computed"] == {"photo": 0, "text": 0}
-    assert meta(pipeline["pairs"])["features_computed"]["photo"] > 0
+    assert meta(again)["features_computed"] == {"photo-v2": 0, "text": 0}
+    assert meta(pipeline["pairs"])["features_computed"]["photo-v2"] > 0
     fields = {f.name: f.type for f in pq.read_schema(again)}
     assert all(fields[f.name] == f.type for f in schema.PAIRS)
     assert set(first.kind) == {"positive", "hard_photo", "hard_text", "random"}
@@ -100,10 +100,10 @@ def test_extraction_resumes_after_a_crash(pipeline, tmp_path):
     store = FeatureStore(tmp_path, "tiny-test", crashing_backbone, shard_size=16)
     with pytest.raises(Crash):
         store.ensure_photos(photos, batch_size=16)
-    assert store.computed["photo"] == 32
+    assert store.computed["photo-v2"] == 32
     resumed = FeatureStore(tmp_path, "tiny-test", lambda: load_backbone("tiny-test"), shard_size=16)
     resumed.ensure_photos(photos, batch_size=16)
-    assert resumed.computed["photo"] == len(photos) - 32
+    assert resumed.computed["photo-v2"] == len(photos) - 32
     assert not list(tmp_path.rglob("*.tmp"))
 
 

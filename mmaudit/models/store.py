@@ -14,6 +14,7 @@ from .. import __version__
 from ..errors import ModelError
 from ..files import atomic_dir
 from . import build
+from .attributes import AttributeHead
 
 FORMAT_VERSION = 1
 
@@ -24,14 +25,18 @@ class SavedModel:
     fold_models: list  # one scorer per fold; fold f never trained on the products of fold f
     folds: dict[str, int]  # product id -> fold it was held out in
     calibration: dict
+    heads: list[dict[str, AttributeHead]]  # per fold: attribute column -> photo classifier
 
     @property
     def name(self) -> str:
         return f"{self.config['model']}@{self.config['backbone']}"
 
 
-def save(path: Path, config: dict, fold_models: list, folds: pd.DataFrame, calibration: dict, metrics: dict) -> Path:
+def save(path: Path, config: dict, fold_models: list, heads: list[dict[str, AttributeHead]], folds: pd.DataFrame,
+         calibration: dict, metrics: dict) -> Path:
     state = {f"fold{f}.{k}": v.detach().cpu().contiguous() for f, m in enumerate(fold_models) for k, v in m.state_dict().items()}
+    state |= {f"attr{f}.{name}.{k}": v.detach().cpu().contiguous()
+              for f, fold_heads in enumerate(heads) for name, head in fold_heads.items() for k, v in head.state_dict().items()}
     with atomic_dir(Path(path)) as tmp:
         (tmp / "config.json").write_text(json.dumps({**config, "format_version": FORMAT_VERSION, "mmaudit_version": __version__,
                                                      "torch_version": torch.__version__}, indent=2, sort_keys=True))
@@ -55,7 +60,7 @@ def load(path: Path) -> SavedModel:
         state = load_file(str(path / "model.safetensors"))
     except Exception as exc:  # safetensors raises its own error types for damaged files
         raise ModelError(f"{path}/model.safetensors: cannot be read ({exc}); retrain with `mmaudit train`") from exc
-    fold_models = []
+    fold_models, heads = [], []
     for f in range(int(config["folds"])):
         model = build(config["model"], config["settings"], config["dims"])
         prefix = f"fold{f}."
@@ -64,6 +69,13 @@ def load(path: Path) -> SavedModel:
         except RuntimeError as exc:
             raise ModelError(f"{path}: weights do not fit the {config['model']} architecture ({str(exc).splitlines()[0]}); retrain") from exc
         fold_models.append(model.eval())
+        fold_heads = {}
+        for name, classes in config.get("attributes", {}).items():
+            head = AttributeHead(int(config["attribute_inputs"]), len(classes))
+            prefix = f"attr{f}.{name}."
+            head.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+            fold_heads[name] = head.eval()
+        heads.append(fold_heads)
     folds = pd.read_parquet(path / "folds.parquet")
     calibration = json.loads((path / "calibration.json").read_text())
-    return SavedModel(config, fold_models, dict(zip(folds.product_id, folds.fold.astype(int))), calibration)
+    return SavedModel(config, fold_models, dict(zip(folds.product_id, folds.fold.astype(int))), calibration, heads)

@@ -48,6 +48,8 @@ def _title(row: pd.Series, text_cols: list[str]) -> str:
 
 def _why(row: pd.Series, checks: list[str]) -> list[str]:
     reasons = []
+    if row.get("contradiction"):
+        reasons.append(f"the photo contradicts the text: {row['contradiction']}")
     if pd.notna(row.get("pair_score")):
         reasons.append(f"photo and text disagree: pair score {row['pair_score']:.3f}")
     if pd.notna(row.get("swap_gain")) and row["swap_gain"] > 0 and row.get("photo_fits"):

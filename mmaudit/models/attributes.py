@@ -1,0 +1,112 @@
+"""Attribute heads: the catalog's own columns (colour, article type, ...) as labels for what a photo shows.
+
+One small classifier per attribute column predicts the column's value from the photo alone
+(tower vector, colour per region, colour histogram). Trained per fold, each product's photo is
+read by the classifier that never saw that product, so the catalog's own errors are not
+memorized. The cost of a claim "text i says colour=red" against photo j is -log p(red | photo j):
+it also names the attribute a photo contradicts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+MAX_VALUES = 200  # more distinct values than this is an identifier or free text, not an attribute
+MIN_EXAMPLES = 3  # rarer values are pooled into one "other" class
+
+
+def detect_columns(catalog: pd.DataFrame, exclude: set[str]) -> list[str]:
+    """The user's categorical columns: mostly filled, short values, 2..200 of them, not numbers."""
+    found = []
+    for column in catalog.columns:
+        if column in exclude or column.startswith("is_") or column.endswith("_score"):
+            continue
+        values = catalog[column].astype(str).str.strip()
+        filled = values[values != ""]
+        if len(filled) < 0.5 * len(values) or not 2 <= filled.nunique() <= MAX_VALUES or filled.str.len().median() > 30:
+            continue
+        if pd.to_numeric(filled, errors="coerce").notna().mean() > 0.9:
+            continue  # prices, years, sizes: ordered numbers, not classes
+        found.append(column)
+    return found
+
+
+def photo_inputs(feats: dict[str, np.ndarray]) -> np.ndarray:
+    """What a classifier sees of a photo: tower vector, colour per region, colour histogram."""
+    colour = feats["colour"].astype(np.float32)
+    return np.concatenate([feats["photo"], colour.reshape(len(colour), -1), feats["palette"].astype(np.float32)], 1)
+
+
+def encode_values(values: pd.Series, classes: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Class index per row (-1: empty or unknown); rare values share the last class, "other"."""
+    values = values.astype(str).str.strip()
+    if classes is None:
+        counts = values[values != ""].value_counts()
+        classes = sorted(counts[counts >= MIN_EXAMPLES].index) + ["other"]
+    index = {c: i for i, c in enumerate(classes)}
+    other = index["other"]
+    codes = np.array([-1 if v == "" else index.get(v, other) for v in values], dtype=np.int64)
+    return codes, classes
+
+
+class AttributeHead(nn.Module):
+    def __init__(self, inputs: int, classes: int, hidden: int = 256):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(inputs))
+        self.register_buffer("scale", torch.ones(inputs))
+        self.net = nn.Sequential(nn.Linear(inputs, hidden), nn.GELU(), nn.Dropout(0.3), nn.Linear(hidden, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(self.net((x - self.mean) / self.scale), -1)
+
+    def fit(self, x: np.ndarray, codes: np.ndarray, epochs: int = 40, seed: int = 0) -> "AttributeHead":
+        keep = codes >= 0
+        x_t, y_t = torch.from_numpy(x[keep]), torch.from_numpy(codes[keep])
+        self.mean.copy_(x_t.mean(0))
+        self.scale.copy_(x_t.std(0) + 1e-6)
+        torch.manual_seed(seed)
+        optimizer = torch.optim.AdamW(self.net.parameters(), lr=1e-3, weight_decay=0.05)
+        self.train()
+        for _ in range(epochs):
+            order = torch.randperm(len(x_t))
+            for s in range(0, len(order), 512):
+                idx = order[s:s + 512]
+                log_p = self(x_t[idx])
+                loss = 0.9 * nn.functional.nll_loss(log_p, y_t[idx]) - 0.1 * log_p.mean()  # smoothing keeps costs finite
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        return self.eval()
+
+    @torch.no_grad()
+    def log_probs(self, x: np.ndarray) -> np.ndarray:
+        return self(torch.from_numpy(x)).numpy()
+
+
+def claim_costs(log_probs: dict[str, np.ndarray], codes: dict[str, np.ndarray], text_rows: np.ndarray,
+                photo_rows: np.ndarray) -> np.ndarray:
+    """[pairs, attributes]: -log p(value stated by text row | photo row); 0 where the text states none."""
+    out = np.zeros((len(text_rows), len(log_probs)), dtype=np.float64)
+    for k, (name, table) in enumerate(log_probs.items()):
+        stated = codes[name][text_rows]
+        known = stated >= 0
+        out[known, k] = -table[photo_rows[known], stated[known]]
+    return out
+
+
+def out_of_fold_log_probs(fold_heads: list[AttributeHead], product_folds: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each product's photo read by the head of the fold it was held out in (all heads averaged for a new product)."""
+    out = None
+    for f, head in enumerate(fold_heads):
+        chosen = np.flatnonzero((product_folds == f) | (product_folds < 0))
+        if len(chosen) == 0:
+            continue
+        values = head.log_probs(x[chosen])
+        if out is None:
+            out = np.zeros((len(x), values.shape[1]), dtype=np.float32)
+        weight = np.where(product_folds[chosen] < 0, 1.0 / len(fold_heads), 1.0)[:, None]
+        out[chosen] += weight * values
+    return out if out is not None else np.zeros((len(x), 1), dtype=np.float32)

@@ -48,7 +48,7 @@ class NegativesConfig:
 @dataclass
 class TrainConfig:
     model: str = "fusion"
-    epochs: int = 5
+    epochs: int = 3
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.01

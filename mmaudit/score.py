@@ -3,13 +3,13 @@
 Two signals per product, both out of fold:
 - the pair score: the mismatch logit of the product's own text with its own photo;
 - the swap gain: over candidate products found by FAISS (similar photo or similar text), how much
-  the two products' fit improves if their photos were exchanged:
-  gain(i, j) = m(t_i, p_i) + m(t_j, p_j) - m(t_i, p_j) - m(t_j, p_i).
+  both products' fit improves if their photos were exchanged:
+  gain(i, j) = min(m(t_i, p_i) - m(t_i, p_j), m(t_j, p_j) - m(t_j, p_i)).
 The best partner is the suggested fix (`photo_fits`): the product whose current photo fits this text.
 
-The two signals are weighed, and the flag threshold chosen, without labels: photos of a sample of
-products are exchanged on purpose with a similar product's, and a logistic model learns to tell
-those from the catalog as it is (see `calibrate`).
+The product's score is the stronger of the two (both are log-odds of one pair model), turned into a probability and
+the flag threshold chosen without labels: photos of a sample of products are exchanged on purpose
+with a similar product's, and a logistic model learns to tell those from the catalog as it is.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Judge:
         if missing:
             log.warning("catalog has no column(s) %s: those claims are not checked", missing)
         x = photo_inputs(feats)
-        self.log_probs = {a: out_of_fold_log_probs([h[a] for h in saved.heads], self.fold, x) for a in self.classes}
+        self.log_probs = out_of_fold_log_probs(saved.heads, self.fold, x)
         self.codes = {a: encode_values(products[a], classes)[0] if a in products.columns else np.full(len(products), -1)
                       for a, classes in self.classes.items()}
 
@@ -120,7 +120,7 @@ def score_chunk(judge: Judge, rows: np.ndarray, cands: np.ndarray, own: np.ndarr
     text_i_photo_j = judge.logits(ii, jj)
     text_j_photo_i = judge.logits(jj, ii)
     gain = np.full(c.shape, -np.inf)
-    gain[valid] = own[ii] + own[jj] - text_i_photo_j - text_j_photo_i
+    gain[valid] = exchange_gain(own[ii], own[jj], text_i_photo_j, text_j_photo_i)
     fits_text = np.full(c.shape, np.inf)
     fits_text[valid] = text_j_photo_i
     best = gain.argmax(1)
@@ -138,37 +138,41 @@ def score_chunk(judge: Judge, rows: np.ndarray, cands: np.ndarray, own: np.ndarr
 
 def simulate_swaps(judge: Judge, cands: np.ndarray, own: np.ndarray, photo_candidates: int, count: int,
                    seed: int = 0) -> np.ndarray:
-    """Signals of products whose photos we exchange on purpose with a similar product's (no labels needed).
+    """The combined logit of products whose photos we exchange on purpose with a similar product's.
 
-    Returns [count, 2]: the pair logit of text i with photo j, and the gain of exchanging back
-    (a lower bound of the best gain the real search would find)."""
+    The gain of exchanging back uses the known partner: a lower bound of what the real search finds."""
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(own), size=min(count, len(own)), replace=False)
-    ranks = rng.integers(0, photo_candidates, size=len(rows))
-    partners = cands[rows, ranks]
-    keep = partners >= 0
-    rows, partners = rows[keep], partners[keep]
+    partners = cands[rows, rng.integers(0, photo_candidates, size=len(rows))]
+    rows, partners = rows[partners >= 0], partners[partners >= 0]
     text_i_photo_j = judge.logits(rows, partners)
-    text_j_photo_i = judge.logits(partners, rows)
-    gain_back = text_i_photo_j + text_j_photo_i - own[rows] - own[partners]
-    return np.stack([text_i_photo_j, gain_back], 1)
+    gain_back = exchange_gain(text_i_photo_j, judge.logits(partners, rows), own[rows], own[partners])
+    return combine(text_i_photo_j, gain_back)
 
 
-def signals(pair_logit: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """What the final score is made of: the product's own fit, and how much an exchange would help."""
-    return np.stack([pair_logit, np.maximum(np.nan_to_num(gain, nan=0.0, neginf=0.0), 0.0)], 1)
+def exchange_gain(i_now: np.ndarray, j_now: np.ndarray, i_after: np.ndarray, j_after: np.ndarray) -> np.ndarray:
+    """How much exchanging two products' photos improves the fit of BOTH (mismatch logits before and after).
+    The smaller improvement counts, so one badly fitting product does not lift all its neighbours."""
+    return np.minimum(i_now - i_after, j_now - j_after)
+
+
+def combine(pair_logit: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """One logit per product, the stronger of two explanations: its photo fits its text poorly, or an
+    exchange with a neighbour fits both better. (The gain already holds the product's own misfit, so
+    adding the two would count it twice.)"""
+    return np.maximum(pair_logit, np.nan_to_num(gain, nan=-np.inf))
 
 
 def calibrate(observed: np.ndarray, simulated: np.ndarray, target_precision: float, rate: float) -> dict:
-    """Weigh the signals by telling simulated exchanges from the catalog as it is (assumed mostly right),
-    then pick the threshold that reaches the target precision at the assumed mismatch rate."""
-    x = np.concatenate([observed, simulated])
+    """Map the combined logit to a probability and pick the flag threshold, without labels: tell simulated
+    exchanges from the catalog as it is (assumed mostly right), then reach the target precision at the
+    assumed mismatch rate. The map is monotonic, so it never changes the ranking."""
+    x = np.concatenate([observed, simulated])[:, None]
     y = np.concatenate([np.zeros(len(observed)), np.ones(len(simulated))])
-    weights = fit_logistic(x, y)
-    z = x @ weights[:-1] + weights[-1]
-    prob = sigmoid(z)
-    threshold = threshold_for_precision(prob, y.astype(int), target_precision, rate)
-    return {"method": "simulated-exchanges", "weights": weights.tolist(), "threshold": threshold,
+    a, b = fit_logistic(x, y)
+    a = max(a, 1e-6)  # keep it increasing even if the simulation is uninformative
+    threshold = threshold_for_precision(sigmoid(a * x[:, 0] + b), y.astype(int), target_precision, rate)
+    return {"method": "simulated-exchanges", "a": float(a), "b": float(b), "threshold": threshold,
             "simulated": int(len(simulated)), "target_precision": target_precision, "mismatch_rate": rate}
 
 
@@ -213,12 +217,10 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
 
     pair_cal = saved.calibration
     prob = sigmoid
-    observed = signals(scored.pair_logit.to_numpy(), scored.swap_gain.to_numpy())
+    observed = combine(scored.pair_logit.to_numpy(), scored.swap_gain.to_numpy())
     simulated = simulate_swaps(judge, cands, own, config.candidates, config.simulated_swaps)
-    simulated[:, 1] = np.maximum(simulated[:, 1], 0.0)
     cal = calibrate(observed, simulated, pair_cal.get("target_precision", 0.5), pair_cal.get("mismatch_rate", 0.05))
-    weights = np.array(cal["weights"])
-    mismatch = sigmoid(observed @ weights[:-1] + weights[-1])
+    mismatch = sigmoid(cal["a"] * observed + cal["b"])
     threshold = cal["threshold"] if config.threshold is None else config.threshold
     result = pd.DataFrame({
         "row_number": products.row_number.to_numpy()[scored.row], "mismatch_score": mismatch, "pair_score": prob(scored.pair_logit),

@@ -20,7 +20,7 @@ from .errors import MMAuditError
 from .features import dims_of, open_store, product_features
 from .metrics import average_precision, fit_logistic, sigmoid, threshold_for_precision
 from .models import store
-from .models.attributes import AttributeHead, claim_costs, detect_columns, encode_values, out_of_fold_log_probs, photo_inputs
+from .models.attributes import AttributeHeads, claim_costs, detect_columns, encode_values, out_of_fold_log_probs, photo_inputs
 from .progress import bar, log
 
 
@@ -45,10 +45,22 @@ def attribute_columns(requested: list[str], products: pd.DataFrame, catalog_path
     return list(requested)
 
 
-def stack(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
-    """Weigh the pair model's logit and each attribute claim's cost on held-out pairs (a logistic model)."""
-    weights = fit_logistic(np.column_stack([pair_logits, costs]), labels)
-    return weights[:-1], float(weights[-1])
+def stack(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray, hard: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weigh the pair model's logit and each attribute claim's cost (a logistic model) on the held-out
+    positives and hard photo negatives: a similar product's photo is the mix-up to catch, and easy
+    negatives would weigh the attributes that tell a shoe from a shirt instead.
+    Weights are kept non-negative (a contradicted claim never makes a pair fit better): a column that
+    gets a negative weight is dropped and the rest refitted."""
+    x = np.column_stack([pair_logits, costs])[hard]
+    active = np.ones(x.shape[1], dtype=bool)
+    while True:
+        fitted = fit_logistic(x[:, active], labels[hard])
+        if (fitted[:-1] >= 0).all():
+            break
+        active[np.flatnonzero(active)[fitted[:-1] < 0]] = False
+    weights = np.zeros(x.shape[1])
+    weights[active] = fitted[:-1]
+    return weights, float(fitted[-1])
 
 
 def load_training_data(pairs_path: Path, catalog_path: Path | None) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
@@ -160,13 +172,12 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
         val_logits[in_fold] = logits
         fold_models.append(model.cpu().eval())
         histories.append(history)
-        heads.append({a: AttributeHead(photo_x.shape[1], len(classes)).fit(photo_x[train_products], codes[train_products],
-                                                                         config.attribute_epochs, config.seed + fold)
-                      for a, (codes, classes) in encoded.items()})
-    fold_of = product_fold.fold.to_numpy()
-    log_probs = {a: out_of_fold_log_probs([h[a] for h in heads], fold_of, photo_x) for a in attrs}
+        heads.append(AttributeHeads(photo_x.shape[1], {a: len(classes) for a, (_, classes) in encoded.items()}).fit(
+            photo_x[train_products], {a: codes[train_products] for a, (codes, _) in encoded.items()},
+            config.attribute_epochs, config.seed + fold))
+    log_probs = out_of_fold_log_probs(heads, product_fold.fold.to_numpy(), photo_x)
     costs = claim_costs(log_probs, {a: codes for a, (codes, _) in encoded.items()}, t_rows, p_rows)
-    weights, bias = stack(val_logits, costs, labels.astype(np.float64))
+    weights, bias = stack(val_logits, costs, labels.astype(np.float64), pairs.kind.isin(["positive", "hard_photo"]).to_numpy())
     stacked = np.column_stack([val_logits, costs]) @ weights + bias
     probs = sigmoid(stacked)
     threshold = threshold_for_precision(probs, labels, config.target_precision, config.mismatch_rate)

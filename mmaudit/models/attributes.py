@@ -52,38 +52,46 @@ def encode_values(values: pd.Series, classes: list[str] | None = None) -> tuple[
     return codes, classes
 
 
-class AttributeHead(nn.Module):
-    def __init__(self, inputs: int, classes: int, hidden: int = 256):
+class AttributeHeads(nn.Module):
+    """One shared photo trunk and one classifier head per attribute column, trained together."""
+
+    def __init__(self, inputs: int, classes: dict[str, int], hidden: int = 256):
         super().__init__()
         self.register_buffer("mean", torch.zeros(inputs))
         self.register_buffer("scale", torch.ones(inputs))
-        self.net = nn.Sequential(nn.Linear(inputs, hidden), nn.GELU(), nn.Dropout(0.3), nn.Linear(hidden, classes))
+        self.trunk = nn.Sequential(nn.Linear(inputs, hidden), nn.GELU(), nn.Dropout(0.3))
+        self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in classes.items()})
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.log_softmax(self.net((x - self.mean) / self.scale), -1)
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        shared = self.trunk((x - self.mean) / self.scale)
+        return {name: torch.log_softmax(head(shared), -1) for name, head in self.heads.items()}
 
-    def fit(self, x: np.ndarray, codes: np.ndarray, epochs: int = 40, seed: int = 0) -> "AttributeHead":
-        keep = codes >= 0
-        x_t, y_t = torch.from_numpy(x[keep]), torch.from_numpy(codes[keep])
+    def fit(self, x: np.ndarray, codes: dict[str, np.ndarray], epochs: int = 40, seed: int = 0) -> "AttributeHeads":
+        x_t = torch.from_numpy(x)
+        y_t = {name: torch.from_numpy(c) for name, c in codes.items()}
         self.mean.copy_(x_t.mean(0))
         self.scale.copy_(x_t.std(0) + 1e-6)
         torch.manual_seed(seed)
-        optimizer = torch.optim.AdamW(self.net.parameters(), lr=1e-3, weight_decay=0.05)
+        optimizer = torch.optim.AdamW(self.parameters(), lr=1e-3, weight_decay=0.05)
         self.train()
         for _ in range(epochs):
             order = torch.randperm(len(x_t))
             for s in range(0, len(order), 512):
                 idx = order[s:s + 512]
-                log_p = self(x_t[idx])
-                loss = 0.9 * nn.functional.nll_loss(log_p, y_t[idx]) - 0.1 * log_p.mean()  # smoothing keeps costs finite
+                loss = 0.0
+                for name, log_p in self(x_t[idx]).items():
+                    y = y_t[name][idx]
+                    known = y >= 0  # an empty cell teaches nothing
+                    if known.any():  # label smoothing keeps the costs finite
+                        loss = loss + 0.9 * nn.functional.nll_loss(log_p[known], y[known]) - 0.1 * log_p[known].mean()
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
         return self.eval()
 
     @torch.no_grad()
-    def log_probs(self, x: np.ndarray) -> np.ndarray:
-        return self(torch.from_numpy(x)).numpy()
+    def log_probs(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        return {name: v.numpy() for name, v in self(torch.from_numpy(x)).items()}
 
 
 def claim_costs(log_probs: dict[str, np.ndarray], codes: dict[str, np.ndarray], text_rows: np.ndarray,
@@ -97,16 +105,14 @@ def claim_costs(log_probs: dict[str, np.ndarray], codes: dict[str, np.ndarray], 
     return out
 
 
-def out_of_fold_log_probs(fold_heads: list[AttributeHead], product_folds: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Each product's photo read by the head of the fold it was held out in (all heads averaged for a new product)."""
-    out = None
-    for f, head in enumerate(fold_heads):
+def out_of_fold_log_probs(fold_heads: list[AttributeHeads], product_folds: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Each product's photo read by the heads of the fold it was held out in (all folds averaged for a new product)."""
+    out: dict[str, np.ndarray] = {}
+    for f, heads in enumerate(fold_heads):
         chosen = np.flatnonzero((product_folds == f) | (product_folds < 0))
-        if len(chosen) == 0:
+        if len(chosen) == 0 or not heads.heads:
             continue
-        values = head.log_probs(x[chosen])
-        if out is None:
-            out = np.zeros((len(x), values.shape[1]), dtype=np.float32)
         weight = np.where(product_folds[chosen] < 0, 1.0 / len(fold_heads), 1.0)[:, None]
-        out[chosen] += weight * values
-    return out if out is not None else np.zeros((len(x), 1), dtype=np.float32)
+        for name, values in heads.log_probs(x[chosen]).items():
+            out.setdefault(name, np.zeros((len(x), values.shape[1]), dtype=np.float32))[chosen] += weight * values
+    return out

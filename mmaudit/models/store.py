@@ -14,7 +14,7 @@ from .. import __version__
 from ..errors import ModelError
 from ..files import atomic_dir
 from . import build
-from .attributes import AttributeHead
+from .attributes import AttributeHeads
 
 FORMAT_VERSION = 1
 
@@ -25,18 +25,17 @@ class SavedModel:
     fold_models: list  # one scorer per fold; fold f never trained on the products of fold f
     folds: dict[str, int]  # product id -> fold it was held out in
     calibration: dict
-    heads: list[dict[str, AttributeHead]]  # per fold: attribute column -> photo classifier
+    heads: list[AttributeHeads]  # per fold: photo classifiers of the attribute columns
 
     @property
     def name(self) -> str:
         return f"{self.config['model']}@{self.config['backbone']}"
 
 
-def save(path: Path, config: dict, fold_models: list, heads: list[dict[str, AttributeHead]], folds: pd.DataFrame,
+def save(path: Path, config: dict, fold_models: list, heads: list[AttributeHeads], folds: pd.DataFrame,
          calibration: dict, metrics: dict) -> Path:
     state = {f"fold{f}.{k}": v.detach().cpu().contiguous() for f, m in enumerate(fold_models) for k, v in m.state_dict().items()}
-    state |= {f"attr{f}.{name}.{k}": v.detach().cpu().contiguous()
-              for f, fold_heads in enumerate(heads) for name, head in fold_heads.items() for k, v in head.state_dict().items()}
+    state |= {f"attr{f}.{k}": v.detach().cpu().contiguous() for f, h in enumerate(heads) for k, v in h.state_dict().items()}
     with atomic_dir(Path(path)) as tmp:
         (tmp / "config.json").write_text(json.dumps({**config, "format_version": FORMAT_VERSION, "mmaudit_version": __version__,
                                                      "torch_version": torch.__version__}, indent=2, sort_keys=True))
@@ -69,13 +68,10 @@ def load(path: Path) -> SavedModel:
         except RuntimeError as exc:
             raise ModelError(f"{path}: weights do not fit the {config['model']} architecture ({str(exc).splitlines()[0]}); retrain") from exc
         fold_models.append(model.eval())
-        fold_heads = {}
-        for name, classes in config.get("attributes", {}).items():
-            head = AttributeHead(int(config["attribute_inputs"]), len(classes))
-            prefix = f"attr{f}.{name}."
-            head.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-            fold_heads[name] = head.eval()
-        heads.append(fold_heads)
+        attribute_heads = AttributeHeads(int(config["attribute_inputs"]), {a: len(c) for a, c in config.get("attributes", {}).items()})
+        prefix = f"attr{f}."
+        attribute_heads.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        heads.append(attribute_heads.eval())
     folds = pd.read_parquet(path / "folds.parquet")
     calibration = json.loads((path / "calibration.json").read_text())
     return SavedModel(config, fold_models, dict(zip(folds.product_id, folds.fold.astype(int))), calibration, heads)

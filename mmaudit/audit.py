@@ -15,15 +15,8 @@ from typing import Any, Callable
 from . import ingest, negatives, report, score, train
 from .config import as_dict
 from .files import write_json
+from .images import file_sha256
 from .progress import log
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def stamp_key(*parts: Any) -> str:
@@ -46,7 +39,7 @@ def run(catalog: Path, workdir: Path, configs: dict[str, Any], force: bool = Fal
         ("score", lambda: score.run(paths["ingest"], paths["train"], paths["score"], configs["score"], configs["negatives"].cache_dir)),
         ("report", lambda: report.run(paths["score"], paths["report"], configs["report"])),
     ]
-    key = stamp_key(str(Path(catalog).resolve()), file_digest(Path(catalog)))
+    key = stamp_key(str(Path(catalog).resolve()), file_sha256(Path(catalog)))
     for stage, work in steps:
         key = stamp_key(key, stage, as_dict(configs[stage]))
         stamp = stamps / f"{stage}.json"

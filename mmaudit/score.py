@@ -7,7 +7,7 @@ Two signals per product, both out of fold:
   gain(i, j) = min(m(t_i, p_i) - m(t_i, p_j), m(t_j, p_j) - m(t_j, p_i)).
 The best partner is the suggested fix (`photo_fits`): the product whose current photo fits this text.
 
-The product's score is the stronger of the two (both are log-odds of one pair model), turned into a probability and
+The product's score adds the two, each in units of its own spread over the catalog, turned into a probability and
 the flag threshold chosen without labels: photos of a sample of products are exchanged on purpose
 with a similar product's, and a logistic model learns to tell those from the catalog as it is.
 """
@@ -138,7 +138,7 @@ def score_chunk(judge: Judge, rows: np.ndarray, cands: np.ndarray, own: np.ndarr
 
 def simulate_swaps(judge: Judge, cands: np.ndarray, own: np.ndarray, photo_candidates: int, count: int,
                    seed: int = 0) -> np.ndarray:
-    """The combined logit of products whose photos we exchange on purpose with a similar product's.
+    """[pair logit, gain] of products whose photos we exchange on purpose with a similar product's.
 
     The gain of exchanging back uses the known partner: a lower bound of what the real search finds."""
     rng = np.random.default_rng(seed)
@@ -147,7 +147,7 @@ def simulate_swaps(judge: Judge, cands: np.ndarray, own: np.ndarray, photo_candi
     rows, partners = rows[partners >= 0], partners[partners >= 0]
     text_i_photo_j = judge.logits(rows, partners)
     gain_back = exchange_gain(text_i_photo_j, judge.logits(partners, rows), own[rows], own[partners])
-    return combine(text_i_photo_j, gain_back)
+    return np.stack([text_i_photo_j, gain_back], 1)
 
 
 def exchange_gain(i_now: np.ndarray, j_now: np.ndarray, i_after: np.ndarray, j_after: np.ndarray) -> np.ndarray:
@@ -156,11 +156,24 @@ def exchange_gain(i_now: np.ndarray, j_now: np.ndarray, i_after: np.ndarray, j_a
     return np.minimum(i_now - i_after, j_now - j_after)
 
 
-def combine(pair_logit: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """One logit per product, the stronger of two explanations: its photo fits its text poorly, or an
-    exchange with a neighbour fits both better. (The gain already holds the product's own misfit, so
-    adding the two would count it twice.)"""
-    return np.maximum(pair_logit, np.nan_to_num(gain, nan=-np.inf))
+def robust_scales(pair_logit: np.ndarray, gain: np.ndarray) -> list[tuple[float, float]]:
+    """Median and spread (1.4826 x median absolute deviation) of each signal over the catalog."""
+    out = []
+    for values in (pair_logit, gain):
+        finite = values[np.isfinite(values)]
+        centre = float(np.median(finite)) if len(finite) else 0.0
+        spread = float(1.4826 * np.median(np.abs(finite - centre))) if len(finite) else 1.0
+        out.append((centre, max(spread, 1e-6)))
+    return out
+
+
+def combine(pair_logit: np.ndarray, gain: np.ndarray, scales: list[tuple[float, float]]) -> np.ndarray:
+    """One number per product: the evidence of both signals, each in units of its own spread over the
+    catalog (a product's misfit alone finds a handbag's photo on a shirt; the exchange gain finds two
+    similar products with each other's photo). A product with no candidate gets an unremarkable gain."""
+    (pc, ps), (gc, gs) = scales
+    gain = np.where(np.isfinite(gain), gain, gc)
+    return (pair_logit - pc) / ps + (gain - gc) / gs
 
 
 def calibrate(observed: np.ndarray, simulated: np.ndarray, target_precision: float, rate: float) -> dict:
@@ -217,9 +230,12 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
 
     pair_cal = saved.calibration
     prob = sigmoid
-    observed = combine(scored.pair_logit.to_numpy(), scored.swap_gain.to_numpy())
+    scales = robust_scales(scored.pair_logit.to_numpy(), scored.swap_gain.to_numpy())
+    observed = combine(scored.pair_logit.to_numpy(), scored.swap_gain.to_numpy(), scales)
     simulated = simulate_swaps(judge, cands, own, config.candidates, config.simulated_swaps)
+    simulated = combine(simulated[:, 0], simulated[:, 1], scales)
     cal = calibrate(observed, simulated, pair_cal.get("target_precision", 0.5), pair_cal.get("mismatch_rate", 0.05))
+    cal["signal_scales"] = scales
     mismatch = sigmoid(cal["a"] * observed + cal["b"])
     threshold = cal["threshold"] if config.threshold is None else config.threshold
     result = pd.DataFrame({

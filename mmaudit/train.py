@@ -45,16 +45,14 @@ def attribute_columns(requested: list[str], products: pd.DataFrame, catalog_path
     return list(requested)
 
 
-def stack(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray, hard: np.ndarray) -> tuple[np.ndarray, float]:
-    """Weigh the pair model's logit and each attribute claim's cost (a logistic model) on the held-out
-    positives and hard photo negatives: a similar product's photo is the mix-up to catch, and easy
-    negatives would weigh the attributes that tell a shoe from a shirt instead.
+def stack(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weigh the pair model's logit and each attribute claim's cost (a logistic model) on held-out pairs.
     Weights are kept non-negative (a contradicted claim never makes a pair fit better): a column that
     gets a negative weight is dropped and the rest refitted."""
-    x = np.column_stack([pair_logits, costs])[hard]
+    x = np.column_stack([pair_logits, costs])
     active = np.ones(x.shape[1], dtype=bool)
     while True:
-        fitted = fit_logistic(x[:, active], labels[hard])
+        fitted = fit_logistic(x[:, active], labels)
         if (fitted[:-1] >= 0).all():
             break
         active[np.flatnonzero(active)[fitted[:-1] < 0]] = False
@@ -177,7 +175,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
             config.attribute_epochs, config.seed + fold))
     log_probs = out_of_fold_log_probs(heads, product_fold.fold.to_numpy(), photo_x)
     costs = claim_costs(log_probs, {a: codes for a, (codes, _) in encoded.items()}, t_rows, p_rows)
-    weights, bias = stack(val_logits, costs, labels.astype(np.float64), pairs.kind.isin(["positive", "hard_photo"]).to_numpy())
+    weights, bias = stack(val_logits, costs, labels.astype(np.float64))
     stacked = np.column_stack([val_logits, costs]) @ weights + bias
     probs = sigmoid(stacked)
     threshold = threshold_for_precision(probs, labels, config.target_precision, config.mismatch_rate)

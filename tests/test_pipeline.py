@@ -180,9 +180,9 @@ def test_wrong_file_for_a_stage_names_the_command(pipeline, tmp_path):
     assert result.exit_code == 1 and "mmaudit make-negatives" in result.output
 
 
-@pytest.mark.parametrize("model", ["dual", "zeroshot"])
-def test_baselines_train_and_score_through_the_same_interface(pipeline, tmp_path, model):
-    invoke("train", pipeline["pairs"], "-o", tmp_path / "m", "--model", model, "--epochs", "3")
+@pytest.mark.parametrize("model, extra", [("dual", []), ("zeroshot", []), ("zeroshot", ["--set", "train.attribute_cols=none"])])
+def test_baselines_train_and_score_through_the_same_interface(pipeline, tmp_path, model, extra):
+    invoke("train", pipeline["pairs"], "-o", tmp_path / "m", "--model", model, "--epochs", "3", *extra)
     invoke("score", pipeline["catalog"], "-m", tmp_path / "m", "-o", tmp_path / "s.parquet")
     scores = pd.read_parquet(tmp_path / "s.parquet")
     assert scores.mismatch_score.notna().all() and scores.model.iloc[0] == f"{model}@tiny-test"

@@ -67,6 +67,8 @@ class AttributeHeads(nn.Module):
         return {name: torch.log_softmax(head(shared), -1) for name, head in self.heads.items()}
 
     def fit(self, x: np.ndarray, codes: dict[str, np.ndarray], epochs: int = 40, seed: int = 0) -> "AttributeHeads":
+        if not self.heads:
+            return self.eval()
         x_t = torch.from_numpy(x)
         y_t = {name: torch.from_numpy(c) for name, c in codes.items()}
         self.mean.copy_(x_t.mean(0))
@@ -84,6 +86,8 @@ class AttributeHeads(nn.Module):
                     known = y >= 0  # an empty cell teaches nothing
                     if known.any():  # label smoothing keeps the costs finite
                         loss = loss + 0.9 * nn.functional.nll_loss(log_p[known], y[known]) - 0.1 * log_p[known].mean()
+                if not torch.is_tensor(loss):
+                    continue  # no label in this batch
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

@@ -121,3 +121,22 @@ def ok_products(catalog: pd.DataFrame, catalog_path: Path) -> pd.DataFrame:
         raise MMAuditError(f"{catalog_path}: no product has status ok ({catalog.status.value_counts().to_dict()}); "
                            "fix the photos or texts and rerun `mmaudit ingest`")
     return ok
+
+
+MAX_ATTRIBUTE_VALUES = 200  # more distinct values than this is an identifier or free text, not an attribute
+
+
+def detect_columns(catalog: pd.DataFrame, exclude: set[str]) -> list[str]:
+    """The user's categorical columns: mostly filled, short values, 2..200 of them, not numbers."""
+    found = []
+    for column in catalog.columns:
+        if column in exclude or column.startswith("is_") or column.endswith("_score"):
+            continue
+        values = catalog[column].astype(str).str.strip()
+        filled = values[values != ""]
+        if len(filled) < 0.5 * len(values) or not 2 <= filled.nunique() <= MAX_ATTRIBUTE_VALUES or filled.str.len().median() > 30:
+            continue
+        if pd.to_numeric(filled, errors="coerce").notna().mean() > 0.9:
+            continue  # prices, years, sizes: ordered numbers, not classes
+        found.append(column)
+    return found

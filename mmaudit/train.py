@@ -20,7 +20,7 @@ from .errors import MMAuditError
 from .features import dims_of, open_store, product_features
 from .metrics import average_precision, fit_logistic, sigmoid, threshold_for_precision
 from .models import store
-from .models.attributes import AttributeHeads, claim_costs, detect_columns, encode_values, out_of_fold_log_probs, photo_inputs
+from .models.attributes import AttributeHeads, claim_costs, encode_values, out_of_fold_log_probs, photo_inputs
 from .progress import bar, log
 
 
@@ -37,7 +37,7 @@ def attribute_columns(requested: list[str], products: pd.DataFrame, catalog_path
     if requested == ["auto"]:
         made_by = schema.read_metadata(catalog_path).get("settings", {})
         exclude = set(schema.CATALOG.names) | set(made_by.get("text_cols", [])) | {"pixel_std", made_by.get("image_col", "image")}
-        return detect_columns(products, exclude)
+        return schema.detect_columns(products, exclude)
     missing = [c for c in requested if c not in products.columns]
     if missing:
         raise MMAuditError(f"{catalog_path}: no attribute column(s) {missing}; columns are {list(products.columns)}; "

@@ -53,7 +53,7 @@ def test_report_files_and_escaping(hostile_report, pipeline):
 def test_report_with_nothing_flagged_and_all_broken(pipeline, tmp_path):
     none = scores_with(pipeline, tmp_path, flagged=False)
     invoke("report", none, "-o", tmp_path / "none")
-    assert "0" in (tmp_path / "none" / "index.html").read_text()
+    assert '["flagged", 0]' in (tmp_path / "none" / "index.html").read_text()
     broken_dir = tmp_path / "broken"
     broken_dir.mkdir()
     broken = scores_with(pipeline, broken_dir, status="unreadable_image", mismatch_score=float("nan"), flagged=False)

@@ -14,24 +14,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-MAX_VALUES = 200  # more distinct values than this is an identifier or free text, not an attribute
 MIN_EXAMPLES = 3  # rarer values are pooled into one "other" class
-
-
-def detect_columns(catalog: pd.DataFrame, exclude: set[str]) -> list[str]:
-    """The user's categorical columns: mostly filled, short values, 2..200 of them, not numbers."""
-    found = []
-    for column in catalog.columns:
-        if column in exclude or column.startswith("is_") or column.endswith("_score"):
-            continue
-        values = catalog[column].astype(str).str.strip()
-        filled = values[values != ""]
-        if len(filled) < 0.5 * len(values) or not 2 <= filled.nunique() <= MAX_VALUES or filled.str.len().median() > 30:
-            continue
-        if pd.to_numeric(filled, errors="coerce").notna().mean() > 0.9:
-            continue  # prices, years, sizes: ordered numbers, not classes
-        found.append(column)
-    return found
 
 
 def photo_inputs(feats: dict[str, np.ndarray]) -> np.ndarray:

@@ -27,18 +27,6 @@ FINDINGS = [("Broken or unreadable photos", lambda t: t.status != "ok", "status_
 FINDINGS_SHOWN = 500
 
 
-def _attribute_columns(table: pd.DataFrame, text_cols: list[str]) -> list[str]:
-    """The user's short categorical columns (colour, category, ...), for display and filtering."""
-    out = []
-    for column in table.columns:
-        if column in OWN_COLUMNS or column in text_cols or column.endswith("_score") or column.startswith("is_"):
-            continue
-        values = table[column].astype(str)
-        if values.str.len().median() <= 30 and values.nunique() <= max(50, len(table) // 20):
-            out.append(column)
-    return out[:12]
-
-
 def _title(row: pd.Series, text_cols: list[str]) -> str:
     for column in ("title", *text_cols):
         if column in row and isinstance(row[column], str) and row[column]:
@@ -98,7 +86,7 @@ def run(scores_path: Path, out_dir: Path, config: ReportConfig | None = None, tr
     catalog_meta = schema.read_metadata(Path(meta["catalog"])).get("settings", {}) if meta.get("catalog") and Path(meta["catalog"]).exists() else {}
     text_cols = catalog_meta.get("text_cols", ["title", "description"])
     checks = [c.removeprefix("is_").removesuffix("_issue") for c in issue_columns(list(table.columns))]
-    attributes = _attribute_columns(table, text_cols)
+    attributes = schema.detect_columns(table, OWN_COLUMNS | set(text_cols))[:12]  # the same columns the model checks
     threshold = float(meta.get("threshold_used", 0.5))
     calibration = meta.get("calibration", {})
 

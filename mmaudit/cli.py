@@ -103,7 +103,7 @@ def ingest(
 def make_negatives(
     catalog: Path = typer.Argument(..., help="catalog.parquet written by `mmaudit ingest`."),
     out: Path = typer.Option(Path("pairs.parquet"), "-o", "--out", help="Where to write pairs.parquet."),
-    backbone: Optional[str] = typer.Option(None, help="Backbone name (see `mmaudit backbones`) [default: offline-lite0-minilm]."),
+    backbone: Optional[str] = typer.Option(None, help="Backbone name (see `mmaudit backbones`) or a backbone JSON file (e.g. a hub model in a local directory) [default: offline-lite0-minilm]."),
     group_col: Optional[str] = typer.Option(None, help="Column whose equal values mark variants of one product: never negatives."),
     k: Optional[int] = typer.Option(None, help="Hard negatives are drawn from the first k neighbours [default: 10]."),
     seed: Optional[int] = typer.Option(None, help="Random seed [default: 0]."),

@@ -8,6 +8,7 @@ shards already written, and a changed product recomputes only itself.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 import uuid
 from pathlib import Path
@@ -25,7 +26,7 @@ from .progress import bar, log
 
 PHOTO_ARRAYS = ("pooled", "regions", "colour", "palette")
 PHOTO_KIND = "photo-v2"  # bump when the photo arrays change, so old caches are recomputed, never misread
-TEXT_ARRAYS = ("pooled", "tokens", "mask")
+TEXT_ARRAYS = ("pooled", "tokens", "mask", "ids")  # ids only from backbones that give them
 
 
 def text_key(text: str) -> str:
@@ -50,13 +51,18 @@ def palette(image: Image.Image) -> np.ndarray:
     return np.sqrt(hist / max(hist.sum(), 1.0)).astype(np.float16)
 
 
-def colour_stats(image: Image.Image, grid: int) -> np.ndarray:
+def colour_stats(image: Image.Image, regions: int) -> np.ndarray:
     """Mean and standard deviation of R, G, B per cell of the tower's region grid, in [0, 1]:
-    the colour detail a tower trained for object labels blurs away."""
+    the colour detail a tower trained for object labels blurs away. One row per region token; a
+    leading whole-photo token (a transformer's [CLS]) gets the whole photo's statistics."""
+    grid = math.isqrt(regions)
     side = grid * 8
     pixels = np.asarray(image.convert("RGB").resize((side, side), Image.Resampling.BOX), dtype=np.float32) / 255.0
     cells = pixels.reshape(grid, 8, grid, 8, 3).transpose(0, 2, 1, 3, 4).reshape(grid ** 2, 64, 3)
-    return np.concatenate([cells.mean(1), cells.std(1)], axis=1).astype(np.float16)
+    stats = np.concatenate([cells.mean(1), cells.std(1)], axis=1)
+    whole = pixels.reshape(-1, 3)
+    leading = np.tile(np.concatenate([whole.mean(0), whole.std(0)]), (regions - grid ** 2, 1))
+    return np.concatenate([leading, stats]).astype(np.float16)
 
 
 class FeatureStore:
@@ -117,8 +123,7 @@ class FeatureStore:
         if not good:
             return [], {}
         out = self.backbone.encode_photos(images)
-        grid = int(round(np.sqrt(out.regions.shape[1])))
-        colour = np.stack([colour_stats(im, grid) for im in images])
+        colour = np.stack([colour_stats(im, out.regions.shape[1]) for im in images])
         return good, {"pooled": out.pooled.astype(np.float32), "regions": out.regions.astype(np.float16), "colour": colour,
                       "palette": np.stack([palette(im) for im in images])}
 
@@ -128,7 +133,8 @@ class FeatureStore:
 
         def encode(keys: list[str]) -> tuple[list[str], dict]:
             out = self.backbone.encode_texts([texts[k] for k in keys])
-            return keys, {"pooled": out.pooled.astype(np.float32), "tokens": out.tokens.astype(np.float16), "mask": out.mask}
+            arrays = {"pooled": out.pooled.astype(np.float32), "tokens": out.tokens.astype(np.float16), "mask": out.mask}
+            return keys, arrays | ({"ids": out.ids} if out.ids is not None else {})
 
         self._run("text", todo, batch_size, encode)
 
@@ -162,7 +168,7 @@ class FeatureStore:
         out: dict[str, np.ndarray] = {}
         for shard, places in by_shard.items():
             with np.load(shard) as data:
-                for name in names:
+                for name in (n for n in names if n in data.files):
                     array = data[name]
                     if name not in out:
                         out[name] = np.empty((len(keys),) + array.shape[1:], dtype=array.dtype)
@@ -174,8 +180,8 @@ class FeatureStore:
 def open_store(catalog_path: Path, backbone: str, cache_dir: str = "") -> FeatureStore:
     """The feature cache of a backbone: `cache_dir`, or a `features` folder beside the catalog."""
     root = Path(cache_dir) if cache_dir else Path(catalog_path).parent / "features"
-    backbones.get_config(backbone)  # a clear error for an unknown name, before any work
-    return FeatureStore(root, backbone, lambda: backbones.load(backbone))
+    name = backbones.get_config(backbone)["name"]  # a clear error for an unknown name, before any work
+    return FeatureStore(root, name, lambda: backbones.load(backbone))
 
 
 def product_features(store: FeatureStore, products, batch_size: int = 32) -> dict[str, np.ndarray]:
@@ -189,7 +195,7 @@ def product_features(store: FeatureStore, products, batch_size: int = 32) -> dic
     store.ensure_texts(dict(zip(keys, products.text)), batch_size)
     photo, text = store.load(PHOTO_KIND, list(products.image_sha256)), store.load("text", keys)
     return {"photo": photo["pooled"], "regions": photo["regions"], "colour": photo["colour"], "palette": photo["palette"],
-            "text": text["pooled"], "tokens": text["tokens"], "mask": text["mask"]}
+            "text": text["pooled"], "tokens": text["tokens"], "mask": text["mask"]} | ({"ids": text["ids"]} if "ids" in text else {})
 
 
 def dims_of(feats: dict[str, np.ndarray]) -> dict[str, int]:

@@ -155,7 +155,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     product_fold = pd.DataFrame({"product_id": products.product_id}).merge(
         pairs[pairs.kind == "positive"][["text_product_id", "fold"]].rename(columns={"text_product_id": "product_id"}), how="left")
     product_fold["fold"] = product_fold.fold.fillna(-1).astype(int)
-    settings = {**as_dict(config)}
+    settings = {**as_dict(config), "backbone": made_by.get("backbone", "offline-lite0-minilm")}
     dims = dims_of(feats)
     fold_models, histories, heads = [], [], []
     val_logits = np.zeros(len(pairs), dtype=np.float64)

@@ -29,6 +29,7 @@ class TextFeatures:
     pooled: np.ndarray  # [B, D] float32, L2-normalised
     tokens: np.ndarray  # [B, T, D] float16
     mask: np.ndarray  # [B, T] bool
+    ids: np.ndarray | None = None  # [B, T] int32 token ids, for backbones whose own fusion head reads them
 
 
 class Backbone(Protocol):
@@ -83,6 +84,8 @@ def load(name: str) -> Backbone:
     if adapter not in ADAPTERS:
         if adapter == "offline":
             from . import offline  # noqa: F401  (registers; imports torch lazily)
+        elif adapter == "hub":
+            from . import hub  # noqa: F401
     if adapter not in ADAPTERS:
         raise ModelError(f"backbone {config['name']!r}: unknown adapter {adapter!r}; known: {sorted(ADAPTERS)}")
     return ADAPTERS[adapter](config)

@@ -2,7 +2,9 @@
 
 - `fusion` (default): text tokens attend to photo region tokens (cross-attention layers).
 - `dual`: a head on the pooled photo and text vectors only (late fusion baseline).
-- `zeroshot`: no training; does the text agree with the texts of products whose photos look alike.
+- `zeroshot`: no training; photo-text cosine where the backbone has a shared space, else does the
+  text agree with the texts of products whose photos look alike.
+- `itm`: a hub fusion backbone's own matching head (BLIP ITM, ViLT), fine-tuned.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import torch
 
 from .dual import DualModel
 from .fusion import FusionModel
+from .itm import HubMatchingModel
 from .zeroshot import ZeroShotModel
 
-REGISTRY = {"fusion": FusionModel, "dual": DualModel, "zeroshot": ZeroShotModel}
+REGISTRY = {"fusion": FusionModel, "dual": DualModel, "zeroshot": ZeroShotModel, "itm": HubMatchingModel}
 
 
 class PairScorer(Protocol):

@@ -1,8 +1,9 @@
-"""Zero-shot baseline, no training: does a text agree with the texts of the products whose photos look like this photo?
+"""Zero-shot baseline, no training.
 
-The offline towers share no embedding space, so photo and text cannot be compared directly;
-instead the photo's nearest photo neighbours in the catalog (not the same file) vote with their
-texts. The mismatch logit is minus the mean text cosine to those neighbours.
+Where the backbone embeds photos and texts in one space (`"shared_space": true`, e.g. BLIP's
+contrastive projections), the mismatch logit is minus their cosine. The offline towers share no
+space, so there the photo's nearest photo neighbours in the catalog (not the same file) vote with
+their texts: the mismatch logit is minus the mean text cosine to those neighbours.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import backbones
 from ..neighbours import build_index, search
 
 NEIGHBOURS = 5
@@ -22,12 +24,15 @@ class ZeroShotModel(nn.Module):
     def __init__(self, settings: dict, dims: dict[str, int]):
         super().__init__()
         self.scale = nn.Parameter(torch.ones(()), requires_grad=False)  # keeps save/load uniform
+        self.shared_space = bool(backbones.get_config(settings["backbone"]).get("shared_space")) if settings.get("backbone") else False
 
     def setup(self, feats: dict[str, np.ndarray], rows: np.ndarray) -> None:
         """Nothing to fit."""
 
     @torch.no_grad()
     def prepare(self, feats: dict[str, np.ndarray]) -> dict:
+        if self.shared_space:
+            return {"text": torch.from_numpy(feats["text"]), "photo": torch.from_numpy(feats["photo"])}
         sims, nn_rows = search(build_index(feats["photo"]), feats["photo"], NEIGHBOURS + 1)
         neighbours = np.empty((len(nn_rows), NEIGHBOURS), dtype=np.int64)
         for i, (row_sims, rows) in enumerate(zip(sims, nn_rows)):
@@ -37,5 +42,7 @@ class ZeroShotModel(nn.Module):
 
     def pair_logits(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor) -> torch.Tensor:
         text = prepared["text"][text_rows]  # [B, D]
+        if self.shared_space:
+            return -self.scale * (prepared["photo"][photo_rows] * text).sum(-1)
         voters = prepared["text"][prepared["neighbours"][photo_rows]]  # [B, K, D]
         return -self.scale * (voters @ text[:, :, None]).squeeze(-1).mean(1)

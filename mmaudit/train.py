@@ -8,6 +8,7 @@ saw it: a model trained on a product memorizes the catalog's own errors as truth
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,48 @@ def train_fold(model, prepared: dict, train: tuple, val: tuple, config: TrainCon
     return best_logits, history
 
 
+def suspicious_products(stacked: np.ndarray, pairs: pd.DataFrame, t_rows: np.ndarray, fraction: float) -> np.ndarray:
+    """Rows of the products whose own photo fits their text worst (out of fold): the likeliest errors
+    of the catalog, which training would otherwise learn as matches."""
+    own = (pairs.kind == "positive").to_numpy()
+    count = int(round(fraction * own.sum()))
+    if count == 0:
+        return np.zeros(0, dtype=np.int64)
+    return t_rows[own][np.argsort(-stacked[own], kind="stable")[:count]]
+
+
+def fit_round(config: TrainConfig, settings: dict, dims: dict, feats: dict, photo_x: np.ndarray, encoded: dict,
+              pairs: pd.DataFrame, rows: tuple, product_folds: np.ndarray, device: torch.device, left_out: np.ndarray) -> dict:
+    """One model and one set of attribute heads per fold, trained without `left_out` products;
+    every pair's logit from the model of the fold that held it out."""
+    t_rows, p_rows, labels = rows
+    usable = ~(np.isin(t_rows, left_out) | np.isin(p_rows, left_out))
+    fold_models, histories, heads = [], [], []
+    val_logits = np.zeros(len(pairs), dtype=np.float64)
+    for fold in range(int(product_folds.max()) + 1):
+        model = models.build(config.model, settings, dims)
+        in_fold = pairs.fold.to_numpy() == fold
+        train_products = np.setdiff1d(np.flatnonzero(product_folds != fold), left_out)
+        model.setup(feats, train_products)
+        prepared = model.prepare(feats)
+        train = ~in_fold & usable
+        _, history = train_fold(model, prepared, (t_rows[train], p_rows[train], labels[train]),
+                                (t_rows[in_fold & usable], p_rows[in_fold & usable], labels[in_fold & usable]),
+                                config, device, fold, config.seed + fold)
+        val_logits[in_fold] = _logits(model, prepared, t_rows[in_fold], p_rows[in_fold], 4 * config.batch_size)
+        fold_models.append(model.cpu().eval())
+        histories.append(history)
+        heads.append(AttributeHeads(photo_x.shape[1], {a: len(classes) for a, (_, classes) in encoded.items()}).fit(
+            photo_x[train_products], {a: codes[train_products] for a, (codes, _) in encoded.items()},
+            config.attribute_epochs, config.seed + fold))
+    log_probs = out_of_fold_log_probs(heads, product_folds, photo_x)
+    costs = claim_costs(log_probs, {a: codes for a, (codes, _) in encoded.items()}, t_rows, p_rows)
+    weights, bias = stack(val_logits, costs, labels.astype(np.float64))
+    stacked = np.column_stack([val_logits, costs]) @ weights + bias
+    return {"models": fold_models, "heads": heads, "histories": histories, "val_logits": val_logits, "log_probs": log_probs,
+            "weights": weights, "bias": bias, "stacked": stacked}
+
+
 def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_path: Path | None = None) -> tuple[Path, pd.DataFrame]:
     """Train one model per fold of pairs.parquet; save the model directory; return it and a summary."""
     config = config or TrainConfig()
@@ -157,38 +200,29 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     product_fold["fold"] = product_fold.fold.fillna(-1).astype(int)
     settings = {**as_dict(config), "backbone": made_by.get("backbone", "offline-lite0-minilm")}
     dims = dims_of(feats)
-    fold_models, histories, heads = [], [], []
-    val_logits = np.zeros(len(pairs), dtype=np.float64)
-    for fold in range(folds):
-        model = models.build(config.model, settings, dims)
-        in_fold = pairs.fold.to_numpy() == fold
-        train_products = np.flatnonzero(product_fold.fold.to_numpy() != fold)
-        model.setup(feats, train_products)
-        prepared = model.prepare(feats)
-        logits, history = train_fold(model, prepared, (t_rows[~in_fold], p_rows[~in_fold], labels[~in_fold]),
-                                     (t_rows[in_fold], p_rows[in_fold], labels[in_fold]), config, device, fold, config.seed + fold)
-        val_logits[in_fold] = logits
-        fold_models.append(model.cpu().eval())
-        histories.append(history)
-        heads.append(AttributeHeads(photo_x.shape[1], {a: len(classes) for a, (_, classes) in encoded.items()}).fit(
-            photo_x[train_products], {a: codes[train_products] for a, (codes, _) in encoded.items()},
-            config.attribute_epochs, config.seed + fold))
-    log_probs = out_of_fold_log_probs(heads, product_fold.fold.to_numpy(), photo_x)
-    costs = claim_costs(log_probs, {a: codes for a, (codes, _) in encoded.items()}, t_rows, p_rows)
-    weights, bias = stack(val_logits, costs, labels.astype(np.float64))
-    stacked = np.column_stack([val_logits, costs]) @ weights + bias
+    fit = partial(fit_round, config, settings, dims, feats, photo_x, encoded, pairs, (t_rows, p_rows, labels),
+                  product_fold.fold.to_numpy(), device)
+    result = fit(np.zeros(0, dtype=np.int64))
+    rounds = [{"left_out": 0, "stacked_val_ap": average_precision(labels, result["stacked"])}]
+    if config.leave_out_suspicious > 0:  # robustness: the catalog's likeliest errors do not teach the second round
+        left_out = suspicious_products(result["stacked"], pairs, t_rows, config.leave_out_suspicious)
+        log.info("leaving out the %d most suspicious products and training again", len(left_out))
+        result = fit(left_out)
+        rounds.append({"left_out": int(len(left_out)), "stacked_val_ap": average_precision(labels, result["stacked"])})
+    val_logits, stacked, weights, bias = result["val_logits"], result["stacked"], result["weights"], result["bias"]
     probs = sigmoid(stacked)
     threshold = threshold_for_precision(probs, labels, config.target_precision, config.mismatch_rate)
     calibration = {"method": "stacked", "columns": ["pair_model", *attrs], "weights": weights.tolist(), "bias": bias,
                    "threshold": threshold, "target_precision": config.target_precision, "mismatch_rate": config.mismatch_rate}
+    log_probs = result["log_probs"]
     attribute_accuracy = {a: float((log_probs[a].argmax(1) == codes)[codes >= 0].mean()) for a, (codes, _) in encoded.items()}
-    metrics = {"folds": histories, "out_of_fold_val_ap": average_precision(labels, val_logits),
+    metrics = {"folds": result["histories"], "rounds": rounds, "out_of_fold_val_ap": average_precision(labels, val_logits),
                "stacked_val_ap": average_precision(labels, stacked), "attribute_accuracy_out_of_fold": attribute_accuracy,
                "pairs": int(len(pairs)), "train_seconds": time.perf_counter() - start}
-    model_config = {"model": config.model, "backbone": made_by.get("backbone", "offline-lite0-minilm"), "settings": settings,
+    model_config = {"model": config.model, "backbone": settings["backbone"], "settings": settings,
                     "dims": dims, "folds": folds, "pairs_settings": made_by, "attribute_inputs": int(photo_x.shape[1]),
                     "attributes": {a: classes for a, (_, classes) in encoded.items()}}
-    path = store.save(Path(out), model_config, fold_models, heads, product_fold, calibration, metrics)
+    path = store.save(Path(out), model_config, result["models"], result["heads"], product_fold, calibration, metrics)
     summary = pd.DataFrame([("model", config.model), ("folds", folds), ("pairs", len(pairs)),
                             ("attribute columns", ", ".join(attrs) or "none"),
                             ("out-of-fold validation AP (pair model)", f"{metrics['out_of_fold_val_ap']:.4f}"),

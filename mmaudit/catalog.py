@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
@@ -29,10 +30,13 @@ def read_catalog(path: Path, fmt: str = "") -> pd.DataFrame:
     if not path.is_file():
         raise CatalogError(f"{path}: no such catalog file")
     kind = detect_format(path, fmt)
+    if path.stat().st_size == 0:
+        raise CatalogError(f"{path}: empty file; a catalog needs a header row and one row per product")
     try:
         if kind in ("csv", "tsv"):
-            frame = pd.read_csv(path, sep="," if kind == "csv" else "\t", dtype=str, keep_default_na=False,
-                                encoding="utf-8-sig")
+            sep = "," if kind == "csv" else "\t"
+            _check_header(path, sep)
+            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         elif kind == "jsonl":
             frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
         else:
@@ -42,7 +46,18 @@ def read_catalog(path: Path, fmt: str = "") -> pd.DataFrame:
     except (ValueError, pd.errors.ParserError, OSError) as exc:
         raise CatalogError(f"{path}: cannot be read as {kind} ({str(exc).splitlines()[0]})") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise CatalogError(f"{path}: no rows (columns {list(frame.columns)}); nothing to audit")
     return frame.apply(lambda col: col.map(_as_text)).reset_index(drop=True) if len(frame) else frame.astype(str)
+
+
+def _check_header(path: Path, sep: str) -> None:
+    """pandas would silently rename a repeated column ("title", "title.1"): refuse it instead."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        header = [name.strip() for name in next(csv.reader(handle, delimiter=sep), [])]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise CatalogError(f"{path}: duplicate column name(s) {repeated} in the header; give each column its own name")
 
 
 def _as_text(value: object) -> str:

@@ -41,6 +41,7 @@ class NegativesConfig:
     k: int = 10
     near_duplicate_cosine: float = 0.97
     group_col: str = ""
+    fold_by: str = "photo-neighbours"  # products joined with their nearest photo neighbour share a fold; or: product
     seed: int = 0
     batch_size: int = 8  # photos/s peak at 8 on 2 cores (bench/features_speed.py); texts/s within 5% of their best
 
@@ -61,7 +62,7 @@ class TrainConfig:
     seed: int = 0
     attribute_cols: list[str] = field(default_factory=lambda: ["auto"])  # auto: the catalog's categorical columns; none: off
     attribute_epochs: int = 40
-    leave_out_suspicious: float = 0.0  # robustness: retrain without this fraction of the worst-fitting products (0: one round)
+    leave_out_suspicious: float = 0.1  # robustness: retrain without this fraction of the worst-fitting products (0: one round)
     max_text_tokens: int = 16  # the whole-text token + the first 15 (the title); cost grows with it (bench/train_speed.py)
     device: str = ""  # empty: cuda when visible, else cpu
 

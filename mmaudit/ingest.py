@@ -143,16 +143,14 @@ def _inspect_photos(table: pd.DataFrame, config: IngestConfig) -> None:
             progress.update(task, advance=1, rate=f"{done / max(time.perf_counter() - start, 1e-9):.0f}/s")
 
 
-def run(catalog_path: Path, out: Path, config: IngestConfig | None = None) -> tuple[Path, pd.DataFrame]:
-    """Ingest a catalog file; return the written catalog.parquet and a summary table."""
-    config = config or IngestConfig()
+def build_table(catalog_path: Path, config: IngestConfig, cache_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Every row of a catalog file with its status, photo facts and checks; and the text columns used."""
     catalog_path = Path(catalog_path)
     raw = read_catalog(catalog_path, config.format)
     _require(raw, config.id_col, "--id-col", catalog_path)
     _require(raw, config.image_col, "--image-col", catalog_path)
     text_cols = _choose_text_cols(raw, config, catalog_path)
     root = Path(config.images_root or catalog_path.parent).resolve()
-    cache_dir = Path(config.cache_dir) if config.cache_dir else Path(out).parent / "downloads"
     log.info("ingest %s: %d rows, text from %s, photos under %s", catalog_path, len(raw), text_cols, root)
 
     table = _base_table(raw, config, text_cols)
@@ -164,7 +162,15 @@ def run(catalog_path: Path, out: Path, config: IngestConfig | None = None) -> tu
     for column in raw.columns:
         if column != config.id_col:  # kept as they are; a name the schema uses gets an `input_` prefix
             table[column if column not in table.columns else f"input_{column}"] = raw[column].to_numpy()
-    settings = {**as_dict(config), "text_cols": text_cols, "catalog": str(catalog_path.resolve())}
+    return table, text_cols
+
+
+def run(catalog_path: Path, out: Path, config: IngestConfig | None = None) -> tuple[Path, pd.DataFrame]:
+    """Ingest a catalog file; return the written catalog.parquet and a summary table."""
+    config = config or IngestConfig()
+    cache_dir = Path(config.cache_dir) if config.cache_dir else Path(out).parent / "downloads"
+    table, text_cols = build_table(catalog_path, config, cache_dir)
+    settings = {**as_dict(config), "text_cols": text_cols, "catalog": str(Path(catalog_path).resolve())}
     write_table(schema.to_table(table, "catalog", settings), out)
     return Path(out), summarize(table)
 

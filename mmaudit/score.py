@@ -97,16 +97,20 @@ class Judge:
 
 
 def candidates(feats: dict, count: int) -> np.ndarray:
-    """For each row, up to 2*count other rows with a similar photo or a similar text (-1 pads)."""
-    n = len(feats["photo"])
-    found = []
-    for vectors in (feats["photo"], feats["text"]):
-        _, rows = search(build_index(vectors), vectors, count + 1)
-        found.append(rows)
-    both = np.concatenate(found, 1)
-    out = np.full((n, 2 * count), -1, dtype=np.int64)
-    for i in range(n):
-        unique = [j for j in dict.fromkeys(both[i].tolist()) if j != i and j >= 0][: 2 * count]
+    """For each row, up to 3*count other rows (-1 pads): those with a similar photo, those with a similar
+    text, and those whose photo looks like what this text's look-alikes show (the mean photo of its
+    text neighbours) - where a product's own photo went when it was exchanged with an unrelated one."""
+    photo_index = build_index(feats["photo"])
+    _, by_photo = search(photo_index, feats["photo"], count + 1)
+    _, by_text = search(build_index(feats["text"]), feats["text"], count + 1)
+    known = ((by_text >= 0) & (by_text != np.arange(len(by_text))[:, None]))[..., None]  # not its own (maybe wrong) photo
+    expected = (feats["photo"][by_text.clip(0)] * known).sum(1) / np.maximum(known.sum(1), 1)
+    expected /= np.maximum(np.linalg.norm(expected, axis=1, keepdims=True), 1e-9)
+    _, by_expected = search(photo_index, expected.astype(np.float32), count)
+    found = np.concatenate([by_photo, by_text, by_expected], 1)
+    out = np.full((len(found), 3 * count), -1, dtype=np.int64)
+    for i, row in enumerate(found):
+        unique = [j for j in dict.fromkeys(row.tolist()) if j != i and j >= 0][: 3 * count]
         out[i, :len(unique)] = unique
     return out
 

@@ -7,17 +7,22 @@ saw it: a model trained on a product memorizes the catalog's own errors as truth
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from . import models, schema
 from .config import TrainConfig, as_dict
 from .errors import MMAuditError
+from .files import atomic_path
 from .features import dims_of, open_store, product_features
 from .metrics import average_precision, fit_logistic, sigmoid, threshold_for_precision
 from .models import store
@@ -147,36 +152,78 @@ def suspicious_products(stacked: np.ndarray, pairs: pd.DataFrame, t_rows: np.nda
     return t_rows[own][np.argsort(-stacked[own], kind="stable")[:count]]
 
 
-def fit_round(config: TrainConfig, settings: dict, dims: dict, feats: dict, photo_x: np.ndarray, encoded: dict,
-              pairs: pd.DataFrame, rows: tuple, product_folds: np.ndarray, device: torch.device, left_out: np.ndarray) -> dict:
-    """One model and one set of attribute heads per fold, trained without `left_out` products;
-    every pair's logit from the model of the fold that held it out."""
+def save_fold(path: Path, model, val_logits: np.ndarray, history: dict) -> None:
+    """One finished fold's pair model, so an interrupted `train` does not train it again."""
+    state = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state["val_logits"] = torch.from_numpy(np.ascontiguousarray(val_logits))
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"history": json.dumps(history)})
+
+
+def load_fold(path: Path, model_name: str, settings: dict, dims: dict) -> tuple:
+    state = load_file(str(path))
+    with safe_open(str(path), "pt") as handle:
+        history = json.loads(handle.metadata()["history"])
+    model = models.build(model_name, settings, dims)
+    model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
+    return model.eval(), state["val_logits"].numpy(), history
+
+
+def fit_pair_models(config: TrainConfig, settings: dict, dims: dict, feats: dict, pairs: pd.DataFrame, rows: tuple,
+                    product_folds: np.ndarray, device: torch.device, checkpoints: Path) -> tuple[list, list, np.ndarray]:
+    """One pair model per fold, trained on the other folds' pairs; every pair's logit from the model of
+    the fold that held it out. Each finished fold is kept in `checkpoints` and reused by a rerun."""
     t_rows, p_rows, labels = rows
-    usable = ~(np.isin(t_rows, left_out) | np.isin(p_rows, left_out))
-    fold_models, histories, heads = [], [], []
+    fold_models, histories = [], []
     val_logits = np.zeros(len(pairs), dtype=np.float64)
     for fold in range(int(product_folds.max()) + 1):
-        model = models.build(config.model, settings, dims)
         in_fold = pairs.fold.to_numpy() == fold
-        train_products = np.setdiff1d(np.flatnonzero(product_folds != fold), left_out)
-        model.setup(feats, train_products)
-        prepared = model.prepare(feats)
-        train = ~in_fold & usable
-        _, history = train_fold(model, prepared, (t_rows[train], p_rows[train], labels[train]),
-                                (t_rows[in_fold & usable], p_rows[in_fold & usable], labels[in_fold & usable]),
-                                config, device, fold, config.seed + fold)
-        val_logits[in_fold] = _logits(model, prepared, t_rows[in_fold], p_rows[in_fold], 4 * config.batch_size)
-        fold_models.append(model.cpu().eval())
+        checkpoint = checkpoints / f"fold{fold}.safetensors"
+        if checkpoint.exists():  # finished before an interruption
+            model, val_logits[in_fold], history = load_fold(checkpoint, config.model, settings, dims)
+        else:
+            torch.manual_seed(config.seed + fold)  # initial weights independent of whatever ran before
+            model = models.build(config.model, settings, dims)
+            model.setup(feats, np.flatnonzero(product_folds != fold))
+            prepared = model.prepare(feats)
+            val_logits[in_fold], history = train_fold(model, prepared, (t_rows[~in_fold], p_rows[~in_fold], labels[~in_fold]),
+                                                      (t_rows[in_fold], p_rows[in_fold], labels[in_fold]),
+                                                      config, device, fold, config.seed + fold)
+            model = model.cpu().eval()
+            save_fold(checkpoint, model, val_logits[in_fold], history)
+        fold_models.append(model)
         histories.append(history)
-        heads.append(AttributeHeads(photo_x.shape[1], {a: len(classes) for a, (_, classes) in encoded.items()}).fit(
+    return fold_models, histories, val_logits
+
+
+def fit_heads(config: TrainConfig, photo_x: np.ndarray, encoded: dict, product_folds: np.ndarray,
+              left_out: np.ndarray) -> list[AttributeHeads]:
+    """Per fold, photo classifiers of the attribute columns trained on the other folds' products, except `left_out`."""
+    heads = []
+    for fold in range(int(product_folds.max()) + 1):
+        train_products = np.setdiff1d(np.flatnonzero(product_folds != fold), left_out)
+        torch.manual_seed(config.seed + fold)
+        heads.append(AttributeHeads(photo_x.shape[1], {a: len(c) for a, (_, c) in encoded.items()}).fit(
             photo_x[train_products], {a: codes[train_products] for a, (codes, _) in encoded.items()},
             config.attribute_epochs, config.seed + fold))
+    return heads
+
+
+def stack_round(heads: list[AttributeHeads], encoded: dict, photo_x: np.ndarray, product_folds: np.ndarray,
+                val_logits: np.ndarray, rows: tuple) -> dict:
+    """Out-of-fold claim costs of every pair, stacked with the pair model's logits."""
+    t_rows, p_rows, labels = rows
     log_probs = out_of_fold_log_probs(heads, product_folds, photo_x)
     costs = claim_costs(log_probs, {a: codes for a, (codes, _) in encoded.items()}, t_rows, p_rows)
     weights, bias = stack(val_logits, costs, labels.astype(np.float64))
-    stacked = np.column_stack([val_logits, costs]) @ weights + bias
-    return {"models": fold_models, "heads": heads, "histories": histories, "val_logits": val_logits, "log_probs": log_probs,
-            "weights": weights, "bias": bias, "stacked": stacked}
+    return {"heads": heads, "log_probs": log_probs, "weights": weights, "bias": bias,
+            "stacked": np.column_stack([val_logits, costs]) @ weights + bias}
+
+
+def _work_id(pairs_path: Path, catalog_path: Path, settings: dict) -> str:
+    """Names the checkpoints of one training job: the same inputs and settings, the same folder."""
+    parts = [str(Path(p).resolve()) + ":" + str(Path(p).stat().st_mtime_ns) for p in (pairs_path, catalog_path)]
+    return hashlib.sha256(json.dumps([parts, settings], sort_keys=True).encode()).hexdigest()[:16]
 
 
 def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_path: Path | None = None) -> tuple[Path, pd.DataFrame]:
@@ -200,29 +247,33 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     product_fold["fold"] = product_fold.fold.fillna(-1).astype(int)
     settings = {**as_dict(config), "backbone": made_by.get("backbone", "offline-lite0-minilm")}
     dims = dims_of(feats)
-    fit = partial(fit_round, config, settings, dims, feats, photo_x, encoded, pairs, (t_rows, p_rows, labels),
-                  product_fold.fold.to_numpy(), device)
-    result = fit(np.zeros(0, dtype=np.int64))
+    checkpoints = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(pairs_path, catalog_path, settings)}")
+    rows = (t_rows, p_rows, labels)
+    folds_of = product_fold.fold.to_numpy()
+    fold_models, histories, val_logits = fit_pair_models(config, settings, dims, feats, pairs, rows, folds_of, device, checkpoints)
+    result = stack_round(fit_heads(config, photo_x, encoded, folds_of, np.zeros(0, dtype=np.int64)), encoded, photo_x, folds_of,
+                         val_logits, rows)
     rounds = [{"left_out": 0, "stacked_val_ap": average_precision(labels, result["stacked"])}]
-    if config.leave_out_suspicious > 0:  # robustness: the catalog's likeliest errors do not teach the second round
+    if config.leave_out_suspicious > 0 and encoded:  # robustness: the catalog's likeliest errors do not teach the heads again
         left_out = suspicious_products(result["stacked"], pairs, t_rows, config.leave_out_suspicious)
-        log.info("leaving out the %d most suspicious products and training again", len(left_out))
-        result = fit(left_out)
+        log.info("attribute heads: leaving out the %d most suspicious products and training again", len(left_out))
+        result = stack_round(fit_heads(config, photo_x, encoded, folds_of, left_out), encoded, photo_x, folds_of, val_logits, rows)
         rounds.append({"left_out": int(len(left_out)), "stacked_val_ap": average_precision(labels, result["stacked"])})
-    val_logits, stacked, weights, bias = result["val_logits"], result["stacked"], result["weights"], result["bias"]
+    stacked, weights, bias = result["stacked"], result["weights"], result["bias"]
     probs = sigmoid(stacked)
     threshold = threshold_for_precision(probs, labels, config.target_precision, config.mismatch_rate)
     calibration = {"method": "stacked", "columns": ["pair_model", *attrs], "weights": weights.tolist(), "bias": bias,
                    "threshold": threshold, "target_precision": config.target_precision, "mismatch_rate": config.mismatch_rate}
     log_probs = result["log_probs"]
     attribute_accuracy = {a: float((log_probs[a].argmax(1) == codes)[codes >= 0].mean()) for a, (codes, _) in encoded.items()}
-    metrics = {"folds": result["histories"], "rounds": rounds, "out_of_fold_val_ap": average_precision(labels, val_logits),
+    metrics = {"folds": histories, "rounds": rounds, "out_of_fold_val_ap": average_precision(labels, val_logits),
                "stacked_val_ap": average_precision(labels, stacked), "attribute_accuracy_out_of_fold": attribute_accuracy,
                "pairs": int(len(pairs)), "train_seconds": time.perf_counter() - start}
     model_config = {"model": config.model, "backbone": settings["backbone"], "settings": settings,
                     "dims": dims, "folds": folds, "pairs_settings": made_by, "attribute_inputs": int(photo_x.shape[1]),
                     "attributes": {a: classes for a, (_, classes) in encoded.items()}}
-    path = store.save(Path(out), model_config, result["models"], result["heads"], product_fold, calibration, metrics)
+    path = store.save(Path(out), model_config, fold_models, result["heads"], product_fold, calibration, metrics)
+    shutil.rmtree(checkpoints, ignore_errors=True)
     summary = pd.DataFrame([("model", config.model), ("folds", folds), ("pairs", len(pairs)),
                             ("attribute columns", ", ".join(attrs) or "none"),
                             ("out-of-fold validation AP (pair model)", f"{metrics['out_of_fold_val_ap']:.4f}"),

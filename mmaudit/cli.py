@@ -12,6 +12,7 @@ from rich.table import Table
 
 from . import __version__, config as settings
 from .errors import MMAuditError
+from .files import check_output
 from .progress import stderr
 
 app = typer.Typer(
@@ -93,6 +94,7 @@ def ingest(
     config = _stage_config("ingest", config_file, sets, id_col=id_col, image_col=image_col,
                            text_cols=text_cols.split(",") if text_cols else None,
                            images_root=str(images_root) if images_root else None, format=format)
+    check_output(out)  # a clear error now, not after the long work
     path, summary = stage.run(catalog, out, config)
     _print_table(summary, f"ingest: {path}")
     typer.echo(str(path))  # plain, never wrapped: scripts read it
@@ -119,6 +121,7 @@ def make_negatives(
 
     config = _stage_config("negatives", config_file, sets, backbone=backbone, group_col=group_col, k=k, seed=seed,
                            cache_dir=str(cache_dir) if cache_dir else None)
+    check_output(out)  # a clear error now, not after the long work
     path, summary = stage.run(catalog, out, config)
     _print_table(summary, f"make-negatives: {path}")
     typer.echo(str(path))  # plain, never wrapped: scripts read it
@@ -130,7 +133,7 @@ def train(
     pairs: Path = typer.Argument(..., help="pairs.parquet written by `mmaudit make-negatives`."),
     out: Path = typer.Option(Path("model"), "-o", "--out", help="Model directory to write."),
     catalog: Optional[Path] = typer.Option(None, help="catalog.parquet the pairs came from [default: the one recorded in pairs.parquet]."),
-    model: Optional[str] = typer.Option(None, help="fusion (default), dual (baseline) or zeroshot (baseline, no training)."),
+    model: Optional[str] = typer.Option(None, help="Pair scorer: zeroshot (default: photo neighbours' texts vote, no training of its own), fusion (cross-attention encoder), dual (pooled-vector baseline) or itm (a hub backbone's own matching head); all are stacked with the attribute heads."),
     epochs: Optional[int] = typer.Option(None, help="Most epochs per fold [default: 6]."),
     seed: Optional[int] = typer.Option(None, help="Random seed [default: 0]."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda [default: cuda when visible]."),
@@ -144,6 +147,7 @@ def train(
     from . import train as stage
 
     config = _stage_config("train", config_file, sets, model=model, epochs=epochs, seed=seed, device=device)
+    check_output(out)  # a clear error now, not after the long work
     path, summary = stage.run(pairs, out, config, catalog)
     _print_table(summary, f"train: {path}")
     typer.echo(str(path))  # plain, never wrapped: scripts read it
@@ -168,6 +172,7 @@ def score(
     from . import score as stage
 
     config = _stage_config("score", config_file, sets, threshold=threshold, device=device)
+    check_output(out)  # a clear error now, not after the long work
     path, summary = stage.run(catalog, model, out, config, str(cache_dir) if cache_dir else "")
     _print_table(summary, f"score: {path}")
     typer.echo(str(path))  # plain, never wrapped: scripts read it
@@ -190,6 +195,7 @@ def report(
     from . import report as stage
 
     config = _stage_config("report", config_file, sets, max_suspects=max_suspects)
+    check_output(out)  # a clear error now, not after the long work
     path = stage.run(scores, out, config, truth)
     typer.echo(str(path))  # plain, never wrapped: scripts read it
 
@@ -203,7 +209,7 @@ def audit(
     id_col: Optional[str] = typer.Option(None, help="Column with the product id [default: id]."),
     image_col: Optional[str] = typer.Option(None, help="Column with the photo path or URL [default: image]."),
     text_cols: Optional[str] = typer.Option(None, help="Comma-separated text columns [default: title,description]."),
-    model: Optional[str] = typer.Option(None, help="fusion (default), dual or zeroshot."),
+    model: Optional[str] = typer.Option(None, help="zeroshot (default), fusion, dual or itm (see `mmaudit train --help`)."),
     config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
 ) -> None:
     """Run ingest, make-negatives, train, score and report into one folder; print where the report is.
@@ -219,6 +225,7 @@ def audit(
         id_col=id_col, image_col=image_col, text_cols=text_cols.split(",") if text_cols else None).items() if v is not None}})
     if model:
         configs["train"] = settings.build("train", {**settings.as_dict(configs["train"]), "model": model})
+    check_output(out / "catalog.parquet")  # a clear error now, not after the long work
     paths = stage.run(catalog, out, configs, force, lambda name, state: stderr.print(f"[bold]{name}[/bold]: {state}"))
     typer.echo(str(paths["report"] / "index.html"))  # plain, never wrapped: scripts read it
 

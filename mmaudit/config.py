@@ -41,14 +41,13 @@ class NegativesConfig:
     k: int = 10
     near_duplicate_cosine: float = 0.97
     group_col: str = ""
-    fold_by: str = "photo-neighbours"  # products joined with their nearest photo neighbour share a fold; or: product
     seed: int = 0
     batch_size: int = 8  # photos/s peak at 8 on 2 cores (bench/features_speed.py); texts/s within 5% of their best
 
 
 @dataclass
 class TrainConfig:
-    model: str = "fusion"
+    model: str = "zeroshot"  # measured best on every plan (BENCHMARKS.md); fusion, dual and itm by name
     epochs: int = 3
     batch_size: int = 256
     lr: float = 1e-3

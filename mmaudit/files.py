@@ -30,9 +30,32 @@ def atomic_path(final: Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, final)
+    except OSError as exc:  # a full disk, a vanished folder: the earlier file stays as it was
+        tmp_path.unlink(missing_ok=True)
+        raise MMAuditError(f"{final}: could not be written ({exc.strerror or exc}); any earlier {final.name} is unchanged; "
+                           "free space or choose another -o path") from exc
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+MIN_FREE_BYTES = 200 * 2**20
+
+
+def check_output(final: Path) -> None:
+    """Before long work: the output's folder can be made and written to, and has some room."""
+    folder = Path(final).absolute().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".mmaudit-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise MMAuditError(f"{folder}: cannot write the output there ({exc.strerror or exc}); choose a writable -o path") from exc
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise MMAuditError(f"{folder}: only {free // 2**20} MiB free, mmaudit needs at least {MIN_FREE_BYTES // 2**20} MiB "
+                           "for its outputs and temporary files; free space or choose another -o path")
 
 
 @contextmanager

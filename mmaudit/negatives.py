@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import schema
 from .config import NegativesConfig, as_dict
-from .errors import ConfigError, SchemaError
+from .errors import SchemaError
 from .features import open_store, product_features
 from .files import write_table
 from .neighbours import build_index, search
@@ -23,38 +23,8 @@ from .progress import log
 
 
 def assign_folds(keys, folds: int, seed: int) -> np.ndarray:
-    """A fold per product from a seeded hash of its key (id or group)."""
+    """A fold per product from a seeded hash of its id (or its group), stable when rows are added."""
     return np.array([int(hashlib.sha256(f"{seed}/{k}".encode()).hexdigest()[:8], 16) % folds for k in keys], dtype=np.int32)
-
-
-def neighbour_groups(ids: np.ndarray, photo: np.ndarray) -> np.ndarray:
-    """Each product joined with its nearest photo neighbour (connected components): the products most
-    likely to have been exchanged with each other share a fold, so the model that scores them has
-    trained on neither. Otherwise the partner's wrong photo, learned as a match while training, makes
-    exchanging back look worse. A group is named by its first member's id."""
-    _, nearest = search(build_index(photo), photo, 2)
-    parent = np.arange(len(ids))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, row in enumerate(nearest):
-        j = next((int(k) for k in row if k >= 0 and k != i), -1)
-        if j >= 0:
-            a, b = root(i), root(j)
-            parent[max(a, b)] = min(a, b)
-    return ids[[root(i) for i in range(len(ids))]]
-
-
-def fold_keys(products: pd.DataFrame, photo: np.ndarray, config: NegativesConfig) -> np.ndarray:
-    if config.group_col:
-        return products[config.group_col].to_numpy()
-    if config.fold_by == "product":
-        return products.product_id.to_numpy()
-    return neighbour_groups(products.product_id.to_numpy(), photo)
 
 
 NEAR_DUPLICATE_COLOUR = 0.03  # mean absolute RGB difference per region (0-1 scale) below which colours match
@@ -129,14 +99,12 @@ def run(catalog_path: Path, out: Path, config: NegativesConfig | None = None) ->
     """Build pairs.parquet from catalog.parquet; return its path and a summary table."""
     config = config or NegativesConfig()
     catalog = schema.read(catalog_path, "catalog")
-    if config.fold_by not in ("photo-neighbours", "product"):
-        raise ConfigError(f"negatives.fold_by: {config.fold_by!r}; use photo-neighbours or product")
     if config.group_col and config.group_col not in catalog.columns:
         raise SchemaError(f"{catalog_path}: no group column {config.group_col!r}; columns are {list(catalog.columns)}")
     products = schema.ok_products(catalog, catalog_path)
     store = open_store(catalog_path, config.backbone, config.cache_dir)
     feats = product_features(store, products, config.batch_size)
-    folds = assign_folds(fold_keys(products, feats["photo"], config), config.folds, config.seed)
+    folds = assign_folds(products[config.group_col] if config.group_col else products.product_id, config.folds, config.seed)
     guard = Guard(products, feats, config)
     rng = np.random.default_rng(config.seed)
     rows = []

@@ -198,3 +198,35 @@ def test_audit_over_hostile_rows_keeps_every_row_and_renders_no_markup(tmp_path,
     data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S).group(1))
     for title in (SCRIPT, ATTRIBUTE):  # the titles are there, as data
         assert json.dumps(title, ensure_ascii=False) in json.dumps(data, ensure_ascii=False)
+
+
+def test_unwritable_output_folder_is_refused_before_work(pipeline, tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    result = runner.invoke(app, ["score", str(pipeline["catalog"]), "-m", str(pipeline["model"]),
+                                 "-o", str(tmp_path / "a_file" / "scores.parquet")])
+    assert result.exit_code == 1 and "cannot write the output there" in result.output and "Traceback" not in result.output
+
+
+def test_full_disk_is_refused_before_work_and_mid_write_keeps_the_earlier_output(demo_catalog, tmp_path, monkeypatch):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from mmaudit import files
+
+    out = tmp_path / "catalog.parquet"
+    assert runner.invoke(app, ["ingest", str(demo_catalog), "-o", str(out)]).exit_code == 0
+    before = out.read_bytes()
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10 * 2**30, 10 * 2**30 - 2**20, 2**20))
+    result = runner.invoke(app, ["ingest", str(demo_catalog), "-o", str(out)])
+    assert result.exit_code == 1 and "only 1 MiB free" in result.output
+    monkeypatch.undo()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", disk_full)
+    result = runner.invoke(app, ["ingest", str(demo_catalog), "-o", str(out)])
+    assert result.exit_code == 1 and "No space left on device" in result.output and "unchanged" in result.output
+    assert "Traceback" not in result.output
+    assert out.read_bytes() == before and not list(tmp_path.glob(".*.tmp"))

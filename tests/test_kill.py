@@ -76,14 +76,15 @@ def test_feature_extraction_killed_resumes(pipeline, tmp_path, kill_after):
 
 @pytest.mark.parametrize("kill_after", [1, 2])
 def test_training_killed_resumes(pipeline, tmp_path, kill_after):
-    out, log = tmp_path / "model", tmp_path / "log"
-    args = ["train", pipeline["pairs"], "-o", out, *FAST_TRAIN]
+    out, log, uninterrupted = tmp_path / "model", tmp_path / "log", tmp_path / "reference"
+    args = ["train", pipeline["pairs"], "-o", out, "--model", "fusion", *FAST_TRAIN]
+    run_to_end(["train", pipeline["pairs"], "-o", uninterrupted, "--model", "fusion", *FAST_TRAIN], tmp_path / "reference.log")
     run_until(args, log, "fold", kill_after, slow=1.5)
     assert not out.exists()
     run_to_end(args, log)
     folds = 3
     assert folds <= units(log, "fold") <= folds + 1
-    resumed, reference = load_file(str(out / "model.safetensors")), load_file(str(pipeline["model"] / "model.safetensors"))
+    resumed, reference = load_file(str(out / "model.safetensors")), load_file(str(uninterrupted / "model.safetensors"))
     assert resumed.keys() == reference.keys()
     for key in reference:
         np.testing.assert_allclose(resumed[key], reference[key], rtol=1e-4, atol=1e-5, err_msg=key)

@@ -114,7 +114,7 @@ def test_trained_model_ranks_swapped_products_first(pipeline):
     labels = merged.swapped.astype(int).to_numpy()
     ap = average_precision(labels, merged.mismatch_score.to_numpy())
     assert ap > 4 * labels.mean(), ap  # a model that learned nothing scores near the base rate
-    assert merged.flagged.dtype == bool and merged.model.iloc[0] == "fusion@tiny-test"
+    assert merged.flagged.dtype == bool and merged.model.iloc[0] == "zeroshot@tiny-test"
 
 
 def test_every_row_comes_out_and_broken_ones_keep_their_status(pipeline, tmp_path):

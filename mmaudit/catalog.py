@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -36,7 +37,12 @@ def read_catalog(path: Path, fmt: str = "") -> pd.DataFrame:
         if kind in ("csv", "tsv"):
             sep = "," if kind == "csv" else "\t"
             _check_header(path, sep)
-            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            with warnings.catch_warnings():  # a row longer than the header would shift every column (found by bench/fuzz.py)
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                try:
+                    frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=False)
+                except pd.errors.ParserWarning:
+                    _raise_long_row(path, sep)
         elif kind == "jsonl":
             frame = pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
         else:
@@ -58,6 +64,17 @@ def _check_header(path: Path, sep: str) -> None:
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise CatalogError(f"{path}: duplicate column name(s) {repeated} in the header; give each column its own name")
+
+
+def _raise_long_row(path: Path, sep: str) -> None:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        rows = csv.reader(handle, delimiter=sep)
+        width = len(next(rows, []))
+        for number, row in enumerate(rows, start=2):
+            if len(row) > width:
+                raise CatalogError(f"{path}: record {number} has {len(row)} fields, the header {width}; "
+                                   "quote fields that contain the separator")
+    raise CatalogError(f"{path}: a record has more fields than the header; quote fields that contain the separator")
 
 
 def _as_text(value: object) -> str:

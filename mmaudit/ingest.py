@@ -37,6 +37,8 @@ def compose_text(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 def resolve_local(ref: str, root: Path) -> Path:
     """A photo path from the catalog, which must stay inside the images root after links are followed."""
+    if "\x00" in ref:  # no file system takes it (found by bench/fuzz.py)
+        raise ImageProblem("unsafe_path", f"{ref[:80]!r}: a NUL character in a photo path; fix the image column")
     candidate = Path(ref) if Path(ref).is_absolute() else root / ref
     resolved = candidate.resolve()
     if not resolved.is_relative_to(root):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.server
 import json
 import re
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from typer.testing import CliRunner
 from mmaudit.cli import app
 
 from .conftest import FAST_TRAIN, TINY
-from .test_ingest import photo
+from .test_ingest import local_server, photo
 
 runner = CliRunner()
 LONG_TITLE = "Long cotton shirt " * 58_000  # about 1 MB
@@ -67,13 +66,9 @@ class HostileServer(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def server(tmp_path):
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostileServer)
-    httpd.root = tmp_path
     HostileServer.hits = {}
-    photo(tmp_path / "ok.png", colour=(10, 120, 200))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with local_server(HostileServer, tmp_path) as url:
+        yield url
 
 
 def hostile_rows(root: Path, server: str) -> list[tuple[str, str, str, str]]:
@@ -111,6 +106,7 @@ def hostile_rows(root: Path, server: str) -> list[tuple[str, str, str, str]]:
         ("h19", f"{server}/words.png", "Text served as a photo", "download_failed"),
         ("h20", "file:///etc/passwd", "A file URL outside the root", "unsafe_path"),
         ("h21", "javascript:alert(1)", "A javascript URL", "unsafe_path"),
+        ("h22", "shirt\x00.png", "A NUL byte in the photo path (found by bench/fuzz.py)", "unsafe_path"),
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -62,15 +63,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def local_server(handler: type, root: Path):
+    """An HTTP server on 127.0.0.1 (a free port) serving `handler`, with a photo `ok.png` in `root`; yields its URL."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.root = root
+    photo(root / "ok.png", colour=(10, 120, 200))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+
+
 @pytest.fixture()
 def server(tmp_path):
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.root = tmp_path
-    photo(tmp_path / "ok.png", colour=(10, 120, 200))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with local_server(Handler, tmp_path) as url:
+        yield url
 
 
 def test_broken_catalog_every_row_has_its_status(tmp_path, server):

@@ -42,7 +42,7 @@ class NegativesConfig:
     near_duplicate_cosine: float = 0.97
     group_col: str = ""
     seed: int = 0
-    batch_size: int = 8  # photos/s peak at 8 on 2 cores (bench/features_speed.py); texts/s within 5% of their best
+    batch_size: int = 8  # feature extraction; the measured best, as features.EXTRACT_BATCH
 
 
 @dataclass

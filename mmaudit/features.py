@@ -27,6 +27,7 @@ from .progress import bar, log
 PHOTO_ARRAYS = ("pooled", "regions", "colour", "palette")
 PHOTO_KIND = "photo-v2"  # bump when the photo arrays change, so old caches are recomputed, never misread
 TEXT_ARRAYS = ("pooled", "tokens", "mask", "ids")  # ids only from backbones that give them
+EXTRACT_BATCH = 8  # photos/s peak at 8 on 2 cores, texts/s within 5% of their best (BENCHMARKS.md, bench/features_speed.py)
 
 
 def text_key(text: str) -> str:
@@ -105,7 +106,7 @@ class FeatureStore:
             self.index(kind)[key] = (path, row)
         self.computed[kind] += len(keys)
 
-    def ensure_photos(self, photos: dict[str, str], batch_size: int = 8) -> dict[str, str]:
+    def ensure_photos(self, photos: dict[str, str], batch_size: int = EXTRACT_BATCH) -> dict[str, str]:
         """Compute the features of photos (sha256 -> path) not in the cache; return the ones that failed."""
         todo = [k for k in photos if k not in self.index(PHOTO_KIND)]
         failed: dict[str, str] = {}
@@ -127,7 +128,7 @@ class FeatureStore:
         return good, {"pooled": out.pooled.astype(np.float32), "regions": out.regions.astype(np.float16), "colour": colour,
                       "palette": np.stack([palette(im) for im in images])}
 
-    def ensure_texts(self, texts: dict[str, str], batch_size: int = 8) -> None:
+    def ensure_texts(self, texts: dict[str, str], batch_size: int = EXTRACT_BATCH) -> None:
         """Compute the features of texts (key -> text) not in the cache."""
         todo = [k for k in texts if k not in self.index("text")]
 
@@ -184,7 +185,7 @@ def open_store(catalog_path: Path, backbone: str, cache_dir: str = "") -> Featur
     return FeatureStore(root, name, lambda: backbones.load(backbone))
 
 
-def product_features(store: FeatureStore, products, batch_size: int = 8) -> dict[str, np.ndarray]:
+def product_features(store: FeatureStore, products, batch_size: int = EXTRACT_BATCH) -> dict[str, np.ndarray]:
     """Photo and text features of catalog rows, in row order, computed where not cached:
     photo (pooled), regions, colour, palette, text (pooled), tokens, mask."""
     failed = store.ensure_photos(dict(zip(products.image_sha256, products.image_path)), batch_size)

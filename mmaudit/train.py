@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from . import models, schema
 from .config import TrainConfig, as_dict
@@ -161,9 +161,9 @@ def save_fold(path: Path, model, val_logits: np.ndarray, history: dict) -> None:
 
 
 def load_fold(path: Path, model_name: str, settings: dict, dims: dict) -> tuple:
-    state = load_file(str(path))
-    with safe_open(str(path), "pt") as handle:
+    with safe_open(str(path), "pt") as handle:  # one read: tensors and the history beside them
         history = json.loads(handle.metadata()["history"])
+        state = {key: handle.get_tensor(key) for key in handle.keys()}
     model = models.build(model_name, settings, dims)
     model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
     return model.eval(), state["val_logits"].numpy(), history

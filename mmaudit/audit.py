@@ -34,9 +34,10 @@ def run(catalog: Path, workdir: Path, configs: dict[str, Any], force: bool = Fal
              "score": workdir / "scores.parquet", "report": workdir / "report"}
     steps = [
         ("ingest", lambda: ingest.run(catalog, paths["ingest"], configs["ingest"])),
-        ("negatives", lambda: negatives.run(paths["ingest"], paths["negatives"], configs["negatives"])),
+        ("negatives", lambda: negatives.run(paths["ingest"], paths["negatives"], configs["negatives"], configs["engine"])),
         ("train", lambda: train.run(paths["negatives"], paths["train"], configs["train"], paths["ingest"])),
-        ("score", lambda: score.run(paths["ingest"], paths["train"], paths["score"], configs["score"], configs["negatives"].cache_dir)),
+        ("score", lambda: score.run(paths["ingest"], paths["train"], paths["score"], configs["score"], configs["negatives"].cache_dir,
+                                    configs["engine"])),
         ("report", lambda: report.run(paths["score"], paths["report"], configs["report"])),
     ]
     key = stamp_key(str(Path(catalog).resolve()), file_sha256(Path(catalog)))

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__, config as settings
@@ -22,8 +23,10 @@ app = typer.Typer(
 )
 stdout = Console()
 
-ConfigOpt = typer.Option(None, "--config", help="TOML file with [ingest], [negatives], [train], [score], [report] sections.")
+ConfigOpt = typer.Option(None, "--config", help="TOML file with [ingest], [negatives], [train], [score], [report], [engine] sections.")
 SetOpt = typer.Option([], "--set", help="Override a setting: stage.key=value (repeatable).")
+EngineOpt = typer.Option(None, "--engine", help="Where feature extraction and scoring run: local (this process) or ray (a Ray cluster; pip install 'mmaudit[ray]') [default: local].")
+RayAddressOpt = typer.Option(None, "--ray-address", help="With --engine ray: `auto` or ray://HOST:10001 to join a running cluster [default: start a local Ray instance].")
 
 
 def _version(value: bool) -> None:
@@ -67,7 +70,7 @@ def _guard(fn):
         try:
             return fn(*args, **kwargs)
         except MMAuditError as exc:
-            stderr.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            stderr.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(1)
     return wrapper
 
@@ -110,6 +113,7 @@ def make_negatives(
     k: Optional[int] = typer.Option(None, help="Hard negatives are drawn from the first k neighbours [default: 10]."),
     seed: Optional[int] = typer.Option(None, help="Random seed [default: 0]."),
     cache_dir: Optional[Path] = typer.Option(None, help="Feature cache folder [default: features/ beside the catalog]."),
+    engine: Optional[str] = EngineOpt, ray_address: Optional[str] = RayAddressOpt,
     config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
 ) -> None:
     """Embed photos and texts (cached), find similar products with FAISS, write matching and mismatching pairs.
@@ -121,8 +125,9 @@ def make_negatives(
 
     config = _stage_config("negatives", config_file, sets, backbone=backbone, group_col=group_col, k=k, seed=seed,
                            cache_dir=str(cache_dir) if cache_dir else None)
+    engine_config = _stage_config("engine", config_file, sets, name=engine, ray_address=ray_address)
     check_output(out)  # a clear error now, not after the long work
-    path, summary = stage.run(catalog, out, config)
+    path, summary = stage.run(catalog, out, config, engine_config)
     _print_table(summary, f"make-negatives: {path}")
     typer.echo(str(path))  # plain, never wrapped: scripts read it
 
@@ -162,6 +167,7 @@ def score(
     threshold: Optional[float] = typer.Option(None, help="Flag above this mismatch_score [default: the model's calibrated one]."),
     cache_dir: Optional[Path] = typer.Option(None, help="Feature cache folder [default: features/ beside the catalog]."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda [default: cuda when visible]."),
+    engine: Optional[str] = EngineOpt, ray_address: Optional[str] = RayAddressOpt,
     config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
 ) -> None:
     """Score every product; for suspects, name the product whose photo fits its text (photo_fits).
@@ -172,8 +178,9 @@ def score(
     from . import score as stage
 
     config = _stage_config("score", config_file, sets, threshold=threshold, device=device)
+    engine_config = _stage_config("engine", config_file, sets, name=engine, ray_address=ray_address)
     check_output(out)  # a clear error now, not after the long work
-    path, summary = stage.run(catalog, model, out, config, str(cache_dir) if cache_dir else "")
+    path, summary = stage.run(catalog, model, out, config, str(cache_dir) if cache_dir else "", engine_config)
     _print_table(summary, f"score: {path}")
     typer.echo(str(path))  # plain, never wrapped: scripts read it
 
@@ -210,6 +217,7 @@ def audit(
     image_col: Optional[str] = typer.Option(None, help="Column with the photo path or URL [default: image]."),
     text_cols: Optional[str] = typer.Option(None, help="Comma-separated text columns [default: title,description]."),
     model: Optional[str] = typer.Option(None, help="zeroshot (default), fusion, dual or itm (see `mmaudit train --help`)."),
+    engine: Optional[str] = EngineOpt, ray_address: Optional[str] = RayAddressOpt,
     config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
 ) -> None:
     """Run ingest, make-negatives, train, score and report into one folder; print where the report is.
@@ -225,6 +233,8 @@ def audit(
         id_col=id_col, image_col=image_col, text_cols=text_cols.split(",") if text_cols else None).items() if v is not None}})
     if model:
         configs["train"] = settings.build("train", {**settings.as_dict(configs["train"]), "model": model})
+    configs["engine"] = settings.build("engine", {**settings.as_dict(configs["engine"]), **{k: v for k, v in dict(
+        name=engine, ray_address=ray_address).items() if v is not None}})
     check_output(out / "catalog.parquet")  # a clear error now, not after the long work
     paths = stage.run(catalog, out, configs, force, lambda name, state: stderr.print(f"[bold]{name}[/bold]: {state}"))
     typer.echo(str(paths["report"] / "index.html"))  # plain, never wrapped: scripts read it

@@ -76,13 +76,23 @@ class ScoreConfig:
 
 
 @dataclass
+class EngineConfig:
+    """Where feature extraction and scoring run: this process, or a Ray cluster (`pip install 'mmaudit[ray]'`)."""
+    name: str = "local"  # local or ray
+    ray_address: str = ""  # empty: a local Ray instance; `auto` or `ray://host:10001` joins a running cluster
+    actors: int = 0  # 0: one per GPU when the cluster has GPUs, else one per `cpus_per_actor` CPUs
+    cpus_per_actor: float = 1.0  # also the actor's torch threads
+    gpus_per_actor: float | None = None  # None: 1 when the cluster has GPUs, else 0; a fraction shares a GPU
+
+
+@dataclass
 class ReportConfig:
     max_suspects: int = 2000
     thumb_size: int = 160
 
 
 STAGES = {"ingest": IngestConfig, "negatives": NegativesConfig, "train": TrainConfig,
-          "score": ScoreConfig, "report": ReportConfig}
+          "score": ScoreConfig, "report": ReportConfig, "engine": EngineConfig}
 
 
 def _coerce(value: Any, current: Any, where: str) -> Any:

@@ -19,6 +19,7 @@ from PIL import Image
 
 from . import backbones
 from .backbones import Backbone
+from .config import EngineConfig
 from .errors import MMAuditError
 from .files import atomic_path
 from .images import ImageProblem, load_rgb
@@ -27,6 +28,7 @@ from .progress import bar, log
 PHOTO_ARRAYS = ("pooled", "regions", "colour", "palette")
 PHOTO_KIND = "photo-v2"  # bump when the photo arrays change, so old caches are recomputed, never misread
 TEXT_ARRAYS = ("pooled", "tokens", "mask", "ids")  # ids only from backbones that give them
+SHARD_SIZE = 512  # features per cache file: the unit a crashed run redoes
 EXTRACT_BATCH = 8  # photos/s peak at 8 on 2 cores, texts/s within 5% of their best (BENCHMARKS.md, bench/features_speed.py)
 
 
@@ -66,17 +68,54 @@ def colour_stats(image: Image.Image, regions: int) -> np.ndarray:
     return np.concatenate([leading, stats]).astype(np.float16)
 
 
-class FeatureStore:
-    """Cached features of one backbone; `computed` counts what this process had to compute."""
+def photo_arrays(backbone: Backbone, paths: list[str]) -> tuple[list[int], dict[str, np.ndarray], dict[int, str]]:
+    """Features of a batch of photo files: (positions that loaded, their arrays, position -> why one did not)."""
+    images, good, failed = [], [], {}
+    for position, path in enumerate(paths):
+        try:
+            images.append(load_rgb(Path(path)))
+            good.append(position)
+        except ImageProblem as problem:
+            failed[position] = problem.detail
+    if not good:
+        return [], {}, failed
+    out = backbone.encode_photos(images)
+    colour = np.stack([colour_stats(im, out.regions.shape[1]) for im in images])
+    return good, {"pooled": out.pooled.astype(np.float32), "regions": out.regions.astype(np.float16), "colour": colour,
+                  "palette": np.stack([palette(im) for im in images])}, failed
 
-    def __init__(self, root: Path, backbone_name: str, load_backbone: Callable[[], Backbone], shard_size: int = 512):
-        self.root = Path(root) / backbone_name
-        self.load_backbone = load_backbone
-        self.shard_size = shard_size
+
+def text_arrays(backbone: Backbone, texts: list[str]) -> dict[str, np.ndarray]:
+    """Features of a batch of texts."""
+    out = backbone.encode_texts(texts)
+    arrays = {"pooled": out.pooled.astype(np.float32), "tokens": out.tokens.astype(np.float16), "mask": out.mask}
+    return arrays | ({"ids": out.ids} if out.ids is not None else {})
+
+
+def encode(backbone: Backbone, kind: str, keys: list[str], items: list[str]) -> tuple[list[str], dict[str, np.ndarray], dict[str, str]]:
+    """One batch of either kind (items: photo paths or texts): (keys computed, their arrays, key -> problem)."""
+    if kind == PHOTO_KIND:
+        good, arrays, failed = photo_arrays(backbone, items)
+        return [keys[p] for p in good], arrays, {keys[p]: detail for p, detail in failed.items()}
+    return keys, text_arrays(backbone, items), {}
+
+
+class FeatureStore:
+    """Cached features of one backbone; `computed` counts what this process had to compute.
+
+    The work runs here (`engine` None or local) or on a Ray cluster (`engine.name == "ray"`); either way
+    this process writes the shards, so both engines fill one cache and a rerun resumes from it."""
+
+    def __init__(self, root: Path, backbone_config: dict, shard_size: int | None = None, engine: EngineConfig | None = None,
+                 load_backbone: Callable[[], Backbone] | None = None):
+        self.root = Path(root) / backbone_config["name"]
+        self.backbone_config = backbone_config
+        self.load_backbone = load_backbone or (lambda: backbones.build(backbone_config))
+        self.shard_size = shard_size or SHARD_SIZE
+        self.engine = engine or EngineConfig()
         self.computed = {PHOTO_KIND: 0, "text": 0}
         self._backbone: Backbone | None = None
         self._index: dict[str, dict[str, tuple[Path, int]]] = {}
-        self._shards: dict[Path, dict[str, np.ndarray]] = {}
 
     @property
     def backbone(self) -> Backbone:
@@ -108,55 +147,48 @@ class FeatureStore:
 
     def ensure_photos(self, photos: dict[str, str], batch_size: int = EXTRACT_BATCH) -> dict[str, str]:
         """Compute the features of photos (sha256 -> path) not in the cache; return the ones that failed."""
-        todo = [k for k in photos if k not in self.index(PHOTO_KIND)]
-        failed: dict[str, str] = {}
-        self._run(PHOTO_KIND, todo, batch_size, lambda keys: self._encode_photos(keys, photos, failed))
-        return failed
-
-    def _encode_photos(self, keys: list[str], photos: dict[str, str], failed: dict[str, str]) -> tuple[list[str], dict]:
-        images, good = [], []
-        for key in keys:
-            try:
-                images.append(load_rgb(Path(photos[key])))
-                good.append(key)
-            except ImageProblem as problem:
-                failed[key] = problem.detail
-        if not good:
-            return [], {}
-        out = self.backbone.encode_photos(images)
-        colour = np.stack([colour_stats(im, out.regions.shape[1]) for im in images])
-        return good, {"pooled": out.pooled.astype(np.float32), "regions": out.regions.astype(np.float16), "colour": colour,
-                      "palette": np.stack([palette(im) for im in images])}
+        return self._run(PHOTO_KIND, photos, batch_size)
 
     def ensure_texts(self, texts: dict[str, str], batch_size: int = EXTRACT_BATCH) -> None:
         """Compute the features of texts (key -> text) not in the cache."""
-        todo = [k for k in texts if k not in self.index("text")]
+        self._run("text", texts, batch_size)
 
-        def encode(keys: list[str]) -> tuple[list[str], dict]:
-            out = self.backbone.encode_texts([texts[k] for k in keys])
-            arrays = {"pooled": out.pooled.astype(np.float32), "tokens": out.tokens.astype(np.float16), "mask": out.mask}
-            return keys, arrays | ({"ids": out.ids} if out.ids is not None else {})
+    def _batches(self, kind: str, todo: list[str], items: dict[str, str], batch_size: int):
+        """(keys, arrays, failures) per batch, computed in this process or on the Ray cluster."""
+        if self.engine.name == "ray":
+            from . import distributed
 
-        self._run("text", todo, batch_size, encode)
-
-    def _run(self, kind: str, todo: list[str], batch_size: int, encode: Callable[[list[str]], tuple[list[str], dict]]) -> None:
-        if not todo:
+            yield from distributed.extract(self.engine, self.backbone_config, kind, todo, [items[k] for k in todo], batch_size)
             return
-        log.info("%s features: %d to compute", kind, len(todo))
-        start = time.perf_counter()
+        for start in range(0, len(todo), batch_size):
+            keys = todo[start:start + batch_size]
+            yield encode(self.backbone, kind, keys, [items[k] for k in keys]) + (len(keys),)
+
+    def _run(self, kind: str, items: dict[str, str], batch_size: int) -> dict[str, str]:
+        """Compute what is not cached, writing a shard per `shard_size` results; return key -> problem."""
+        todo = [k for k in items if k not in self.index(kind)]
+        failed: dict[str, str] = {}
+        if not todo:
+            return failed
+        log.info("%s features: %d to compute (%s engine)", kind, len(todo), self.engine.name)
+        start, done = time.perf_counter(), 0
+        shard_keys: list[str] = []
+        parts: list[dict] = []
         with bar() as progress:
             task = progress.add_task(f"{kind} features", total=len(todo), rate="")
-            for first in range(0, len(todo), self.shard_size):
-                shard_keys, parts = [], []
-                for b in range(first, min(first + self.shard_size, len(todo)), batch_size):
-                    keys, arrays = encode(todo[b:min(b + batch_size, first + self.shard_size, len(todo))])
-                    if keys:
-                        shard_keys += keys
-                        parts.append(arrays)
-                    done = min(b + batch_size, first + self.shard_size, len(todo))
-                    progress.update(task, completed=done, rate=f"{done / (time.perf_counter() - start):.1f}/s")
-                if shard_keys:
+            for keys, arrays, problems, count in self._batches(kind, todo, items, batch_size):
+                failed.update(problems)
+                if keys:
+                    shard_keys += keys
+                    parts.append(arrays)
+                if len(shard_keys) >= self.shard_size:
                     self._write_shard(kind, shard_keys, {n: np.concatenate([p[n] for p in parts]) for n in parts[0]})
+                    shard_keys, parts = [], []
+                done += count
+                progress.update(task, completed=done, rate=f"{done / (time.perf_counter() - start):.1f}/s")
+            if shard_keys:
+                self._write_shard(kind, shard_keys, {n: np.concatenate([p[n] for p in parts]) for n in parts[0]})
+        return failed
 
     def load(self, kind: str, keys: list[str]) -> dict[str, np.ndarray]:
         """Stack the cached arrays of `keys`, in order; every key must be in the cache."""
@@ -178,11 +210,10 @@ class FeatureStore:
         return out
 
 
-def open_store(catalog_path: Path, backbone: str, cache_dir: str = "") -> FeatureStore:
+def open_store(catalog_path: Path, backbone: str, cache_dir: str = "", engine: EngineConfig | None = None) -> FeatureStore:
     """The feature cache of a backbone: `cache_dir`, or a `features` folder beside the catalog."""
     root = Path(cache_dir) if cache_dir else Path(catalog_path).parent / "features"
-    name = backbones.get_config(backbone)["name"]  # a clear error for an unknown name, before any work
-    return FeatureStore(root, name, lambda: backbones.load(backbone))
+    return FeatureStore(root, backbones.get_config(backbone), engine=engine)  # an unknown name fails here, before any work
 
 
 def product_features(store: FeatureStore, products, batch_size: int = EXTRACT_BATCH) -> dict[str, np.ndarray]:

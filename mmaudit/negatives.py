@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .config import NegativesConfig, as_dict
+from .config import EngineConfig, NegativesConfig, as_dict
 from .errors import SchemaError
 from .features import open_store, product_features
 from .files import write_table
@@ -95,14 +95,15 @@ def _fold_pairs(members: np.ndarray, photo: np.ndarray, text: np.ndarray, guard:
     return rows
 
 
-def run(catalog_path: Path, out: Path, config: NegativesConfig | None = None) -> tuple[Path, pd.DataFrame]:
-    """Build pairs.parquet from catalog.parquet; return its path and a summary table."""
+def run(catalog_path: Path, out: Path, config: NegativesConfig | None = None,
+        engine: EngineConfig | None = None) -> tuple[Path, pd.DataFrame]:
+    """Build pairs.parquet from catalog.parquet (features computed by `engine`); return its path and a summary table."""
     config = config or NegativesConfig()
     catalog = schema.read(catalog_path, "catalog")
     if config.group_col and config.group_col not in catalog.columns:
         raise SchemaError(f"{catalog_path}: no group column {config.group_col!r}; columns are {list(catalog.columns)}")
     products = schema.ok_products(catalog, catalog_path)
-    store = open_store(catalog_path, config.backbone, config.cache_dir)
+    store = open_store(catalog_path, config.backbone, config.cache_dir, engine)
     feats = product_features(store, products, config.batch_size)
     folds = assign_folds(products[config.group_col] if config.group_col else products.product_id, config.folds, config.seed)
     guard = Guard(products, feats, config)

@@ -1,15 +1,23 @@
-"""Nearest neighbours by cosine on L2-normalised vectors (FAISS), exact for small sets, HNSW above."""
+"""Nearest neighbours by cosine on L2-normalised vectors (FAISS): exact for small sets, HNSW for
+millions, a compressed IVF index above that (memory per million in BENCHMARKS.md, bench/faiss_scale.py)."""
 
 from __future__ import annotations
+
+import math
 
 import faiss
 import numpy as np
 
 EXACT_LIMIT = 100_000  # above this, HNSW (M 32, efSearch 64) is faster at recall@10 0.97 (BENCHMARKS.md, bench/faiss_scale.py)
+HNSW_LIMIT = 2_000_000  # above this, HNSW's float32 vectors + links (1.7 GB per million at 384-d) give way to IVF-SQ8
+COMPRESSED = "SQ8"  # 1 byte per dimension; the measured choice over PQ (recall) in bench/faiss_scale.py
+NPROBE = 32
 
 
 def build_index(vectors: np.ndarray) -> faiss.Index:
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if len(vectors) > HNSW_LIMIT:
+        return compressed_index(vectors, COMPRESSED)
     if len(vectors) <= EXACT_LIMIT:
         index = faiss.IndexFlatIP(vectors.shape[1])
     else:
@@ -17,6 +25,20 @@ def build_index(vectors: np.ndarray) -> faiss.Index:
         index.hnsw.efConstruction = 80
         index.hnsw.efSearch = 64
     index.add(vectors)
+    return index
+
+
+def compressed_index(vectors: np.ndarray, spec: str, seed: int = 0) -> faiss.Index:
+    """IVF over about 4 sqrt(n) lists (an HNSW index over the list centres), vectors stored as `spec`
+    ("SQ8": 8 bits per dimension; "PQ<m>": m bytes per vector), trained on a sample of 64 per list."""
+    n, dim = vectors.shape
+    lists = int(min(65536, max(64, 2 ** round(math.log2(4 * math.sqrt(n))))))
+    index = faiss.index_factory(dim, f"IVF{lists}_HNSW32,{spec}", faiss.METRIC_INNER_PRODUCT)
+    sample = np.random.default_rng(seed).choice(n, size=min(n, 64 * lists), replace=False)
+    index.train(vectors[np.sort(sample)])
+    for start in range(0, n, 1_000_000):  # add in slices: no second full-size copy
+        index.add(vectors[start:start + 1_000_000])
+    faiss.extract_index_ivf(index).nprobe = NPROBE
     return index
 
 

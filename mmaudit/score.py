@@ -24,20 +24,17 @@ import pyarrow as pa
 import torch
 
 from . import schema
-from .config import ScoreConfig, as_dict
+from .config import EngineConfig, ScoreConfig, as_dict
 from .features import open_store, product_features
 from .files import write_table
 from .metrics import fit_logistic, sigmoid, threshold_for_precision
 from .models.attributes import claim_costs, encode_values, out_of_fold_log_probs, photo_inputs
 from .models import store
 from .neighbours import build_index, search
+from .devices import pick_device
 from .progress import bar, log
 
 CHUNK = 1024  # products per resumable unit of work
-
-
-def _device(name: str) -> torch.device:
-    return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 class Judge:
@@ -199,38 +196,46 @@ def _work_id(catalog_path: Path, model_path: Path, config: ScoreConfig) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def _score_all(judge: Judge, cands: np.ndarray, own: np.ndarray, parts: Path) -> pd.DataFrame:
-    """Score in chunks, each written to `parts`; chunks already there (an interrupted run) are reused."""
+def _score_all(judge: Judge, cands: np.ndarray, own: np.ndarray, parts: Path, engine: EngineConfig, job: dict) -> pd.DataFrame:
+    """Score in chunks, each written to `parts` as it finishes; chunks already there (an interrupted run) are
+    reused. The chunks are computed here, or on the Ray cluster from `job` (what a Judge is built from)."""
     parts.mkdir(parents=True, exist_ok=True)
     n = len(own)
-    chunks = range(0, n, CHUNK)
+    part = lambda start: parts / f"chunk-{start:012d}.parquet"  # noqa: E731
+    starts = list(range(0, n, CHUNK))
+    missing = [s for s in starts if not part(s).exists()]
+    if engine.name == "ray" and missing:
+        from . import distributed
+
+        computed = distributed.score_chunks(engine, job | {"cands": cands, "own": own, "chunk": CHUNK}, missing)
+    else:
+        computed = ((s, score_chunk(judge, np.arange(s, min(s + CHUNK, n)), cands, own)) for s in missing)
     with bar() as progress:
         task = progress.add_task("scoring", total=n, rate="")
-        frames = []
-        for start in chunks:
-            part = parts / f"chunk-{start:012d}.parquet"
-            if not part.exists():
-                write_table(pa.Table.from_pandas(score_chunk(judge, np.arange(start, min(start + CHUNK, n)), cands, own),
-                                                    preserve_index=False), part)
-            frames.append(pd.read_parquet(part))
-            progress.update(task, completed=min(start + CHUNK, n))
+        progress.update(task, completed=n - sum(min(CHUNK, n - s) for s in missing))
+        for start, frame in computed:
+            write_table(pa.Table.from_pandas(frame, preserve_index=False), part(start))
+            progress.advance(task, len(frame))
+    frames = [pd.read_parquet(part(s)) for s in starts]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | None = None, cache_dir: str = "") -> tuple[Path, pd.DataFrame]:
+def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | None = None, cache_dir: str = "",
+        engine: EngineConfig | None = None) -> tuple[Path, pd.DataFrame]:
     """Score every product of catalog.parquet; write scores.parquet (every input row, with its status)."""
-    config = config or ScoreConfig()
+    config, engine = config or ScoreConfig(), engine or EngineConfig()
     catalog = schema.read(catalog_path, "catalog")
     saved = store.load(model_path)
     products = schema.ok_products(catalog, catalog_path)
-    feats = product_features(open_store(catalog_path, saved.config["backbone"], cache_dir), products)
+    feats = product_features(open_store(catalog_path, saved.config["backbone"], cache_dir, engine), products)
     ids = products.product_id.to_numpy()
-    judge = Judge(saved, feats, products, _device(config.device), config.batch_size)
+    judge = Judge(saved, feats, products, pick_device(config.device), config.batch_size)
+    job = {"saved": saved, "feats": feats, "products": products, "device": config.device, "batch": config.batch_size}
     rows = np.arange(len(ids))
     own = judge.logits(rows, rows)
     cands = candidates(feats, config.candidates)
     parts = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(catalog_path, model_path, config)}")
-    scored = _score_all(judge, cands, own, parts)
+    scored = _score_all(judge, cands, own, parts, engine, job)
 
     pair_cal = saved.calibration
     prob = sigmoid

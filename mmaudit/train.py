@@ -27,13 +27,8 @@ from .features import dims_of, open_store, product_features
 from .metrics import average_precision, fit_logistic, sigmoid, threshold_for_precision
 from .models import store
 from .models.attributes import AttributeHeads, claim_costs, encode_values, out_of_fold_log_probs, photo_inputs
+from .devices import pick_device
 from .progress import bar, log
-
-
-def pick_device(name: str) -> torch.device:
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def attribute_columns(requested: list[str], products: pd.DataFrame, catalog_path: Path) -> list[str]:

@@ -31,7 +31,7 @@ def wrap(function, describe):
 def main() -> None:
     register()
     TinyBackbone.encode_photos = wrap(TinyBackbone.encode_photos, lambda self, images: f"photos {len(images)}")
-    features.FeatureStore.__init__.__defaults__ = (SHARD,)
+    features.SHARD_SIZE = SHARD
     score.CHUNK = CHUNK
     score.score_chunk = wrap(score.score_chunk, lambda judge, rows, *rest: f"chunk {rows[0]}")
     train.train_fold = wrap(train.train_fold, lambda *args: f"fold {args[5]}")

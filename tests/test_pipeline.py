@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from mmaudit import schema, score
 from mmaudit.cli import app
 from mmaudit.features import FeatureStore
-from mmaudit.backbones import load as load_backbone
+from mmaudit.backbones import get_config, load as load_backbone
 from mmaudit.metrics import average_precision
 
 from .conftest import TINY, invoke
@@ -97,11 +97,11 @@ def test_extraction_resumes_after_a_crash(pipeline, tmp_path):
         backbone.encode_photos = encode_then_crash
         return backbone
 
-    store = FeatureStore(tmp_path, "tiny-test", crashing_backbone, shard_size=16)
+    store = FeatureStore(tmp_path, get_config("tiny-test"), shard_size=16, load_backbone=crashing_backbone)
     with pytest.raises(Crash):
         store.ensure_photos(photos, batch_size=16)
     assert store.computed["photo-v2"] == 32
-    resumed = FeatureStore(tmp_path, "tiny-test", lambda: load_backbone("tiny-test"), shard_size=16)
+    resumed = FeatureStore(tmp_path, get_config("tiny-test"), shard_size=16)
     resumed.ensure_photos(photos, batch_size=16)
     assert resumed.computed["photo-v2"] == len(photos) - 32
     assert not list(tmp_path.rglob("*.tmp"))

@@ -7,13 +7,15 @@ Text: each word gets a fixed random vector from its hash (up to 12 tokens).
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 
 import numpy as np
 from PIL import Image
 
 from mmaudit.backbones import PhotoFeatures, TextFeatures, register_adapter, register_config
 
-CONFIG = {"name": "tiny-test", "adapter": "tiny", "description": "tiny random towers for tests", "max_text_tokens": 12}
+CONFIG = {"name": "tiny-test", "adapter": "tests.tiny_backbone:TinyBackbone", "description": "tiny random towers for tests", "max_text_tokens": 12}
 DIM = 16
 
 
@@ -48,5 +50,17 @@ class TinyBackbone:
 
 
 def register() -> None:
-    register_adapter("tiny", TinyBackbone)
+    register_adapter(CONFIG["adapter"], TinyBackbone)
     register_config(CONFIG)
+
+
+class SlowTinyBackbone(TinyBackbone):
+    """The tiny towers, with the same features, that append `pid` to config["log"] after each photo batch and
+    then wait config["delay"] seconds: a test can kill the process computing them (a Ray actor) at a known point."""
+
+    def encode_photos(self, images: list[Image.Image]) -> PhotoFeatures:
+        out = super().encode_photos(images)
+        with open(self.config["log"], "a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+        time.sleep(float(self.config["delay"]))
+        return out

@@ -6,6 +6,7 @@ a pooled text vector and text token states with their mask.
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -79,13 +80,26 @@ def get_config(name: str) -> dict:
 
 
 def load(name: str) -> Backbone:
-    config = get_config(name)
+    return build(get_config(name))
+
+
+def build(config: dict) -> Backbone:
+    """The towers a config describes. `adapter` is a registered name (offline, hub) or `package.module:Class`,
+    which is imported: a plugin's towers then load in any process, Ray workers included."""
     adapter = config.get("adapter")
     if adapter not in ADAPTERS:
         if adapter == "offline":
             from . import offline  # noqa: F401  (registers; imports torch lazily)
         elif adapter == "hub":
             from . import hub  # noqa: F401
+        elif isinstance(adapter, str) and ":" in adapter:
+            module, _, attr = adapter.partition(":")
+            try:
+                register_adapter(adapter, getattr(importlib.import_module(module), attr))
+            except (ImportError, AttributeError) as exc:
+                raise ModelError(f"backbone {config['name']!r}: cannot import adapter {adapter!r} ({exc}); "
+                                 "install the package that provides it") from exc
     if adapter not in ADAPTERS:
-        raise ModelError(f"backbone {config['name']!r}: unknown adapter {adapter!r}; known: {sorted(ADAPTERS)}")
+        raise ModelError(f"backbone {config['name']!r}: unknown adapter {adapter!r}; known: {sorted(ADAPTERS)} "
+                         "or `package.module:Class`")
     return ADAPTERS[adapter](config)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..devices import pick_device
 from ..errors import ModelError
 from . import PhotoFeatures, TextFeatures, register_adapter
 
@@ -81,7 +82,9 @@ class HubBackbone:
     def __init__(self, config: dict):
         self.name, self.config = config["name"], config
         self.architecture = config.get("architecture")
+        self.device = pick_device(config.get("device", ""))  # a GPU when one is visible (a Ray actor given one)
         self.model, self.tokenizer = load_model(config)
+        self.model.to(self.device)
         self.max_tokens = text_limit(config, self.model)
         model_config = self.model.config.vision_config if self.architecture == "blip-itm" else self.model.config
         self.image_size = int(model_config.image_size)  # ViLT's position table is fixed to it
@@ -93,10 +96,10 @@ class HubBackbone:
         size = (self.image_size, self.image_size)
         arrays = [np.asarray(im.convert("RGB").resize(size, Image.Resampling.BICUBIC), dtype=np.float32) for im in images]
         x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2) / 255.0
-        return (x - self.mean) / self.std
+        return ((x - self.mean) / self.std).to(self.device)
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        return self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_tokens, return_tensors="pt")
+        return self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_tokens, return_tensors="pt").to(self.device)
 
     @torch.inference_mode()
     def encode_photos(self, images: list[Image.Image]) -> PhotoFeatures:
@@ -107,11 +110,11 @@ class HubBackbone:
         else:
             vilt = self.model.vilt
             regions = vilt_patch_embeddings(vilt, pixels)
-            empty = self.tokenizer([""] * len(images), return_tensors="pt")
+            empty = self.tokenizer([""] * len(images), return_tensors="pt").to(self.device)
             states = vilt(input_ids=empty["input_ids"], attention_mask=empty["attention_mask"], image_embeds=regions,
-                          pixel_mask=torch.ones(regions.shape[:2], dtype=torch.long)).last_hidden_state
+                          pixel_mask=torch.ones(regions.shape[:2], dtype=torch.long, device=self.device)).last_hidden_state
             pooled = states[:, empty["input_ids"].shape[1]:].mean(1)
-        return PhotoFeatures(l2(pooled).numpy(), regions.half().numpy())
+        return PhotoFeatures(l2(pooled).cpu().numpy(), regions.half().cpu().numpy())
 
     @torch.inference_mode()
     def encode_texts(self, texts: list[str]) -> TextFeatures:
@@ -123,10 +126,11 @@ class HubBackbone:
         else:
             hidden = self.model.config.hidden_size
             states = self.model.vilt(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                                     image_embeds=torch.zeros(len(texts), 0, hidden),
-                                     pixel_mask=torch.zeros(len(texts), 0, dtype=torch.long)).last_hidden_state
+                                     image_embeds=torch.zeros(len(texts), 0, hidden, device=self.device),
+                                     pixel_mask=torch.zeros(len(texts), 0, dtype=torch.long, device=self.device)).last_hidden_state
             pooled = masked_mean(states, mask)
-        return TextFeatures(l2(pooled).numpy(), states.half().numpy(), mask.numpy(), enc["input_ids"].numpy().astype(np.int32))
+        return TextFeatures(l2(pooled).cpu().numpy(), states.half().cpu().numpy(), mask.cpu().numpy(),
+                            enc["input_ids"].cpu().numpy().astype(np.int32))
 
 
 register_adapter("hub", HubBackbone)

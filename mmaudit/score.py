@@ -44,6 +44,7 @@ class Judge:
     def __init__(self, saved: store.SavedModel, feats: dict, products: pd.DataFrame, device: torch.device, batch: int):
         self.models = [m.to(device) for m in saved.fold_models]
         self.prepared = [m.prepare(feats) for m in self.models]
+        self.device = device
         self.fold = np.array([saved.folds.get(pid, -1) for pid in products.product_id])
         self.batch = batch
         self.weights, self.bias = np.array(saved.calibration["weights"]), float(saved.calibration["bias"])
@@ -55,6 +56,16 @@ class Judge:
         self.log_probs = out_of_fold_log_probs(saved.heads, self.fold, x)
         self.codes = {a: encode_values(products[a], classes)[0] if a in products.columns else np.full(len(products), -1)
                       for a, classes in self.classes.items()}
+
+    def to(self, device: torch.device) -> "Judge":
+        """The same judge on another device (a Ray actor given a GPU): what it prepared is moved, not redone,
+        so every logit comes from one preparation (a neighbour search redone elsewhere can break ties otherwise)."""
+        if device != self.device:
+            move = lambda v: v.to(device) if isinstance(v, torch.Tensor) else v  # noqa: E731
+            self.models = [m.to(device) for m in self.models]
+            self.prepared = [{k: move(v) for k, v in p.items()} for p in self.prepared]
+            self.device = device
+        return self
 
     def logits(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
         costs = claim_costs(self.log_probs, self.codes, text_rows, photo_rows)
@@ -196,9 +207,10 @@ def _work_id(catalog_path: Path, model_path: Path, config: ScoreConfig) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def _score_all(judge: Judge, cands: np.ndarray, own: np.ndarray, parts: Path, engine: EngineConfig, job: dict) -> pd.DataFrame:
+def _score_all(judge: Judge, cands: np.ndarray, own: np.ndarray, parts: Path, engine: EngineConfig, device: str) -> pd.DataFrame:
     """Score in chunks, each written to `parts` as it finishes; chunks already there (an interrupted run) are
-    reused. The chunks are computed here, or on the Ray cluster from `job` (what a Judge is built from)."""
+    reused. The chunks are computed here, or on the Ray cluster by copies of this judge (on `device`, or a
+    GPU an actor was given)."""
     parts.mkdir(parents=True, exist_ok=True)
     n = len(own)
     part = lambda start: parts / f"chunk-{start:012d}.parquet"  # noqa: E731
@@ -207,7 +219,8 @@ def _score_all(judge: Judge, cands: np.ndarray, own: np.ndarray, parts: Path, en
     if engine.name == "ray" and missing:
         from . import distributed
 
-        computed = distributed.score_chunks(engine, job | {"cands": cands, "own": own, "chunk": CHUNK}, missing)
+        job = {"judge": judge, "device": device, "cands": cands, "own": own, "chunk": CHUNK}
+        computed = distributed.score_chunks(engine, job, missing)
     else:
         computed = ((s, score_chunk(judge, np.arange(s, min(s + CHUNK, n)), cands, own)) for s in missing)
     with bar() as progress:
@@ -230,12 +243,11 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     feats = product_features(open_store(catalog_path, saved.config["backbone"], cache_dir, engine), products)
     ids = products.product_id.to_numpy()
     judge = Judge(saved, feats, products, pick_device(config.device), config.batch_size)
-    job = {"saved": saved, "feats": feats, "products": products, "device": config.device, "batch": config.batch_size}
     rows = np.arange(len(ids))
     own = judge.logits(rows, rows)
     cands = candidates(feats, config.candidates)
     parts = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(catalog_path, model_path, config)}")
-    scored = _score_all(judge, cands, own, parts, engine, job)
+    scored = _score_all(judge, cands, own, parts, engine, config.device)
 
     pair_cal = saved.calibration
     prob = sigmoid

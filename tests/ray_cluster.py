@@ -62,9 +62,17 @@ def local_cluster(workers: int = 1, cpus: int = 1, object_store_bytes: int = 300
     finally:
         ray.shutdown()
         for process in reversed(nodes):
-            os.killpg(process.pid, signal.SIGTERM)  # `ray start --block` stops its node's processes on SIGTERM
+            _signal_group(process, signal.SIGTERM)  # `ray start --block` stops its node's processes on SIGTERM
             try:
                 process.wait(30)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                pass
+            _signal_group(process, signal.SIGKILL)  # whatever of the node is left
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:  # the whole group is gone already
+        pass

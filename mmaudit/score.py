@@ -123,8 +123,13 @@ def candidates(feats: dict, count: int) -> np.ndarray:
     return out
 
 
+EXCHANGES = 8  # best candidate exchanges kept per product for the catalog-wide matching
+
+
 def score_chunk(judge: Judge, rows: np.ndarray, cands: np.ndarray, own: np.ndarray) -> pd.DataFrame:
-    """Pair score, best exchange and suggested partners for a chunk of rows."""
+    """Per row of the chunk: its pair logit, its best candidate exchanges (partner rows, gains, the logit of
+    its text with the partner's photo and of the partner's text with its photo), and the product whose text
+    its photo fits best."""
     c = cands[rows]
     valid = c >= 0
     ii = np.repeat(rows, c.shape[1])[valid.ravel()]
@@ -133,19 +138,50 @@ def score_chunk(judge: Judge, rows: np.ndarray, cands: np.ndarray, own: np.ndarr
     text_j_photo_i = judge.logits(jj, ii)
     gain = np.full(c.shape, -np.inf)
     gain[valid] = exchange_gain(own[ii], own[jj], text_i_photo_j, text_j_photo_i)
-    fits_text = np.full(c.shape, np.inf)
-    fits_text[valid] = text_j_photo_i
-    best = gain.argmax(1)
+    text_i_photo, text_j_photo = np.full(c.shape, np.nan), np.full(c.shape, np.nan)
+    text_i_photo[valid], text_j_photo[valid] = text_i_photo_j, text_j_photo_i
+    fits_text = np.where(valid, text_j_photo, np.inf)
     best_text = fits_text.argmin(1)
     has = valid.any(1)
-    pick = lambda m, k: np.where(has, m[np.arange(len(rows)), k], np.nan)  # noqa: E731
-    text_i_photo = np.full(c.shape, np.nan)
-    text_i_photo[valid] = text_i_photo_j
+    order = np.argsort(-gain, 1)[:, :EXCHANGES]
+    keep = [np.isfinite(g) for g in np.take_along_axis(gain, order, 1)]
+    at = lambda m: [v[k] for v, k in zip(np.take_along_axis(m, order, 1), keep)]  # noqa: E731
     return pd.DataFrame({
-        "row": rows, "pair_logit": own[rows], "swap_gain": np.where(has, gain.max(1), np.nan),
-        "photo_fits_row": np.where(has, c[np.arange(len(rows)), best], -1), "photo_fits_logit": pick(text_i_photo, best),
-        "text_fits_row": np.where(has, c[np.arange(len(rows)), best_text], -1), "text_fits_logit": pick(fits_text, best_text),
+        "row": rows, "pair_logit": own[rows], "exchange_rows": at(c), "exchange_gains": at(gain), "exchange_logits": at(text_i_photo),
+        "exchange_back_logits": at(text_j_photo),
+        "text_fits_row": np.where(has, c[np.arange(len(rows)), best_text], -1),
+        "text_fits_logit": np.where(has, fits_text[np.arange(len(rows)), best_text], np.nan),
     })
+
+
+def one_exchange_each(scored: pd.DataFrame) -> pd.DataFrame:
+    """Each photo belongs to one product, so each product takes part in at most one exchange: candidate exchanges
+    are accepted greedily, largest gain first, when neither product is already in an accepted one (a neighbour of
+    a swapped pair no longer borrows its gain). A product left out gets its best exchange with a product that is
+    in none; with no such partner, its best partner is still suggested, with no gain (NaN).
+
+    Returns per row: swap_partner (row, -1 for none), swap_gain, swap_logit (its text with the partner's photo)."""
+    n = len(scored)
+    first = np.repeat(scored.row.to_numpy(), scored.exchange_rows.map(len).to_numpy())
+    flat = lambda column, dtype: np.concatenate([*scored[column], np.zeros(0)]).astype(dtype)  # noqa: E731
+    second, gains = flat("exchange_rows", np.int64), flat("exchange_gains", np.float64)
+    logits, back = flat("exchange_logits", np.float64), flat("exchange_back_logits", np.float64)
+    partner, gain, logit = np.full(n, -1), np.full(n, np.nan), np.full(n, np.nan)
+    by_gain = np.argsort(-gains, kind="stable")
+    for e in by_gain[gains[by_gain] > 0]:
+        i, j = first[e], second[e]
+        if partner[i] < 0 and partner[j] < 0 and i != j:
+            partner[i], partner[j], gain[i], gain[j], logit[i], logit[j] = j, i, gains[e], gains[e], logits[e], back[e]
+    matched = partner >= 0
+    for e in by_gain:  # everyone else, from its own candidates in order of gain
+        i, j = first[e], second[e]
+        if matched[i] or i == j:
+            continue
+        if partner[i] < 0:  # its best partner; its gain counts only if that partner is in no exchange
+            partner[i], logit[i], gain[i] = j, logits[e], gains[e] if not matched[j] else np.nan
+        elif np.isnan(gain[i]) and not matched[j]:  # the best exchange with a product in none
+            partner[i], logit[i], gain[i] = j, logits[e], gains[e]
+    return pd.DataFrame({"swap_partner": partner, "swap_gain": gain, "swap_logit": logit})
 
 
 def simulate_swaps(judge: Judge, cands: np.ndarray, own: np.ndarray, photo_candidates: int, count: int,
@@ -203,7 +239,7 @@ def calibrate(observed: np.ndarray, simulated: np.ndarray, target_precision: flo
 
 def _work_id(catalog_path: Path, model_path: Path, config: ScoreConfig) -> str:
     parts = [str(Path(catalog_path).resolve()), str(Path(catalog_path).stat().st_mtime_ns), str(Path(model_path).resolve()),
-             str((Path(model_path) / "model.safetensors").stat().st_mtime_ns), str(config.candidates)]
+             str((Path(model_path) / "model.safetensors").stat().st_mtime_ns), str(config.candidates), f"exchanges-{EXCHANGES}"]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -248,6 +284,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     cands = candidates(feats, config.candidates)
     parts = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(catalog_path, model_path, config)}")
     scored = _score_all(judge, cands, own, parts, engine, config.device)
+    scored = pd.concat([scored, one_exchange_each(scored)], axis=1)
 
     pair_cal = saved.calibration
     prob = sigmoid
@@ -261,8 +298,8 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     threshold = cal["threshold"] if config.threshold is None else config.threshold
     result = pd.DataFrame({
         "row_number": products.row_number.to_numpy()[scored.row], "mismatch_score": mismatch, "pair_score": prob(scored.pair_logit),
-        "swap_gain": scored.swap_gain, "photo_fits": np.where(scored.photo_fits_row >= 0, ids[scored.photo_fits_row.clip(0)], None),
-        "photo_fits_score": 1 - prob(scored.photo_fits_logit),
+        "swap_gain": scored.swap_gain, "photo_fits": np.where(scored.swap_partner >= 0, ids[scored.swap_partner.clip(0)], None),
+        "photo_fits_score": 1 - prob(scored.swap_logit),
         "text_fits": np.where(scored.text_fits_row >= 0, ids[scored.text_fits_row.clip(0)], None),
         "text_fits_score": 1 - prob(scored.text_fits_logit),
         "contradiction": judge.contradictions(scored.row.to_numpy()),

@@ -16,7 +16,7 @@ from ..files import atomic_dir
 from . import build
 from .attributes import AttributeHeads
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the attribute heads keep a projection of the tower vector
 
 
 @dataclass
@@ -68,7 +68,8 @@ def load(path: Path) -> SavedModel:
         except RuntimeError as exc:
             raise ModelError(f"{path}: weights do not fit the {config['model']} architecture ({str(exc).splitlines()[0]}); retrain") from exc
         fold_models.append(model.eval())
-        attribute_heads = AttributeHeads(int(config["attribute_inputs"]), {a: len(c) for a, c in config.get("attributes", {}).items()})
+        attribute_heads = AttributeHeads(int(config["attribute_inputs"]), {a: len(c) for a, c in config.get("attributes", {}).items()},
+                                         tower=int(config["dims"]["photo"]))
         prefix = f"attr{f}."
         attribute_heads.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
         heads.append(attribute_heads.eval())

@@ -1,0 +1,39 @@
+"""The catalog-wide step of `score`: each product takes part in at most one exchange of photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mmaudit.score import one_exchange_each
+
+
+def _scored(edges: dict[int, list[tuple[int, float]]], n: int) -> pd.DataFrame:
+    """A scored frame as the chunks write it: per row, its candidate exchanges (partner, gain), logits made up."""
+    rows = [edges.get(i, []) for i in range(n)]
+    return pd.DataFrame({
+        "row": np.arange(n),
+        "exchange_rows": [np.array([j for j, _ in r], dtype=np.int64) for r in rows],
+        "exchange_gains": [np.array([g for _, g in r]) for r in rows],
+        "exchange_logits": [np.array([-g for _, g in r]) for r in rows],
+        "exchange_back_logits": [np.array([-2 * g for _, g in r]) for r in rows],
+    })
+
+
+def test_a_swapped_pair_does_not_lend_its_gain_to_a_neighbour():
+    # 0 and 1 exchanged photos (gain 5); 2 looks like 1, so exchanging 2 with 1 also "helps" (4);
+    # 2 and 3 have a small real gain (1); 4's only candidate is 0 (3); 5 has no candidate.
+    a, b, c, d, e, lonely = range(6)
+    result = one_exchange_each(_scored({a: [(b, 5.0)], c: [(b, 4.0), (d, 1.0)], d: [(c, 1.0)], e: [(a, 3.0)]}, 6))
+    assert list(result.swap_partner[[a, b]]) == [b, a] and list(result.swap_gain[[a, b]]) == [5.0, 5.0]
+    assert result.swap_partner[c] == d and result.swap_gain[c] == 1.0  # not the 4 it would borrow from 1
+    assert result.swap_partner[e] == a and np.isnan(result.swap_gain[e])  # suggested, but no evidence: 0 is taken
+    assert result.swap_partner[lonely] == -1 and np.isnan(result.swap_gain[lonely])
+    # each side of an accepted exchange gets its own text's logit with the other's photo
+    assert result.swap_logit[a] == -5.0 and result.swap_logit[b] == -10.0
+
+
+def test_no_exchange_with_itself_and_negative_gains_are_not_exchanges():
+    result = one_exchange_each(_scored({0: [(0, 9.0), (1, -2.0)], 1: [(0, -2.0)]}, 2))
+    assert result.swap_partner[0] == 1 and result.swap_gain[0] == -2.0  # its best real option, not itself
+    assert result.swap_partner[1] == 0 and result.swap_gain[1] == -2.0

@@ -104,12 +104,9 @@ class Extractor:
         """Zeros shaped like one photo's arrays, for rows whose photo could not be read."""
         from PIL import Image
 
-        from .features import palette, colour_stats
+        from .features import image_arrays
 
-        image = Image.new("RGB", (64, 64), (128, 128, 128))
-        out = self.backbone.encode_photos([image])
-        arrays = {"pooled": out.pooled.astype(np.float32), "regions": out.regions.astype(np.float16),
-                  "colour": colour_stats(image, out.regions.shape[1])[None], "palette": palette(image)[None]}
+        arrays = image_arrays(self.backbone, [Image.new("RGB", (64, 64), (128, 128, 128))])
         return {n: np.zeros_like(a[0]) for n, a in arrays.items()}
 
 

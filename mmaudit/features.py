@@ -77,12 +77,15 @@ def photo_arrays(backbone: Backbone, paths: list[str]) -> tuple[list[int], dict[
             good.append(position)
         except ImageProblem as problem:
             failed[position] = problem.detail
-    if not good:
-        return [], {}, failed
+    return (good, image_arrays(backbone, images), failed) if good else ([], {}, failed)
+
+
+def image_arrays(backbone: Backbone, images: list[Image.Image]) -> dict[str, np.ndarray]:
+    """The cache's arrays of decoded photos."""
     out = backbone.encode_photos(images)
     colour = np.stack([colour_stats(im, out.regions.shape[1]) for im in images])
-    return good, {"pooled": out.pooled.astype(np.float32), "regions": out.regions.astype(np.float16), "colour": colour,
-                  "palette": np.stack([palette(im) for im in images])}, failed
+    return {"pooled": out.pooled.astype(np.float32), "regions": out.regions.astype(np.float16), "colour": colour,
+            "palette": np.stack([palette(im) for im in images])}
 
 
 def text_arrays(backbone: Backbone, texts: list[str]) -> dict[str, np.ndarray]:

@@ -16,6 +16,7 @@ import pytest
 
 from mmaudit.backbones import EXTRA_CONFIGS, register_config
 from mmaudit.features import PHOTO_KIND, FeatureStore
+from mmaudit.schema import read_metadata
 
 from .conftest import invoke
 from .ray_cluster import auth_env, local_cluster
@@ -47,10 +48,14 @@ def _same_scores(path: Path, expected: Path) -> None:
 
 
 def test_ray_engine_equals_local(pipeline, cluster, tmp_path):
-    """Features and pairs from make-negatives, and scores, computed on the cluster equal the local engine's."""
+    """Features and pairs from make-negatives, and scores, computed on the cluster equal the local engine's; the
+    cluster computes only what the cache lacks, whichever engine wrote it (a rerun resumes)."""
     cache = tmp_path / "features"
+    catalog = pd.read_parquet(pipeline["catalog"]).query("status == 'ok'").drop_duplicates("image_sha256")
+    FeatureStore(cache, CONFIG).ensure_photos(dict(zip(catalog.image_sha256[:40], catalog.image_path[:40])))  # locally
     invoke("make-negatives", pipeline["catalog"], "-o", tmp_path / "pairs.parquet", "--cache-dir", cache,
            "--set", "negatives.backbone=tiny-test", "--engine", "ray", "--ray-address", cluster)
+    assert read_metadata(tmp_path / "pairs.parquet")["settings"]["features_computed"][PHOTO_KIND] == len(catalog) - 40
     ray_features, local_features = _cached(cache), _cached(pipeline["catalog"].parent / "features")
     assert len(ray_features["keys"]) == len(local_features["keys"]) > 100
     for name, array in local_features.items():
@@ -97,6 +102,18 @@ def test_killed_worker_costs_only_its_batches(pipeline, cluster, tmp_path):
     assert len(batches) * 8 < photos + 3 * 8 * 2, "more than the killed worker's batches were recomputed"
     _same_scores(tmp_path / "scores.parquet", pipeline["scores"])
     assert EXTRA_CONFIGS["tiny-test"] is CONFIG
+
+
+def test_extractor_keeps_every_row_and_names_a_bad_photo(pipeline, tmp_path):
+    """An actor's batch with a photo that cannot be read: every row comes back (zeros for it) with its problem."""
+    from mmaudit.distributed import Extractor
+
+    good = pd.read_parquet(pipeline["catalog"]).query("status == 'ok'").image_path.iloc[0]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a photo")
+    out = Extractor(CONFIG, PHOTO_KIND, 1)({"key": np.array(["a", "b"]), "item": np.array([good, str(broken)])})
+    assert list(out["key"]) == ["a", "b"] and out["error"][0] == "" and "broken.jpg" in out["error"][1]
+    assert out["regions"].shape[0] == 2 and not out["regions"][1].any() and out["regions"][0].any()
 
 
 def test_ray_missing_says_how_to_install(monkeypatch, pipeline, tmp_path):

@@ -51,14 +51,15 @@ def stack(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray) -> tup
     Weights are kept non-negative (a contradicted claim never makes a pair fit better): a column that
     gets a negative weight is dropped and the rest refitted."""
     x = np.column_stack([pair_logits, costs])
-    active = np.ones(x.shape[1], dtype=bool)
+    spread = x.std(0) + 1e-9  # fitted on standardized columns with a ridge in proportion to the pairs, so that
+    active = np.ones(x.shape[1], dtype=bool)  # where a claim separates the pairs, the weights stay finite
     while True:
-        fitted = fit_logistic(x[:, active], labels)
+        fitted = fit_logistic(x[:, active] / spread[active], labels, ridge=1e-3 * len(x))
         if (fitted[:-1] >= 0).all():
             break
         active[np.flatnonzero(active)[fitted[:-1] < 0]] = False
     weights = np.zeros(x.shape[1])
-    weights[active] = fitted[:-1]
+    weights[active] = fitted[:-1] / spread[active]
     return weights, float(fitted[-1])
 
 

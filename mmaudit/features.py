@@ -157,7 +157,7 @@ class FeatureStore:
         self._run("text", texts, batch_size)
 
     def _batches(self, kind: str, todo: list[str], items: dict[str, str], batch_size: int):
-        """(keys, arrays, failures) per batch, computed in this process or on the Ray cluster."""
+        """(keys computed, their arrays, key -> problem, rows done) per batch, computed here or on the Ray cluster."""
         if self.engine.name == "ray":
             from . import distributed
 

@@ -3,6 +3,7 @@ the outputs equal the local engine's, and a worker process killed mid-job costs 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -18,7 +19,7 @@ from mmaudit.backbones import EXTRA_CONFIGS, register_config
 from mmaudit.features import PHOTO_KIND, FeatureStore
 from mmaudit.schema import read_metadata
 
-from .conftest import invoke
+from .conftest import FAST_TRAIN, TINY, invoke
 from .ray_cluster import auth_env, local_cluster
 from .tiny_backbone import CONFIG
 
@@ -102,6 +103,15 @@ def test_killed_worker_costs_only_its_batches(pipeline, cluster, tmp_path):
     assert len(batches) * 8 < photos + 3 * 8 * 2, "more than the killed worker's batches were recomputed"
     _same_scores(tmp_path / "scores.parquet", pipeline["scores"])
     assert EXTRA_CONFIGS["tiny-test"] is CONFIG
+
+
+def test_audit_passes_the_engine_through(demo_catalog, cluster, tmp_path):
+    """`audit --engine ray` runs its heavy stages on the cluster and records the engine in WORK/config.json."""
+    out = tmp_path / "work"
+    invoke("audit", demo_catalog, "-o", out, *TINY, *FAST_TRAIN, "--engine", "ray", "--ray-address", cluster)
+    assert json.loads((out / "config.json").read_text())["engine"]["name"] == "ray"
+    assert (out / "report" / "index.html").exists()
+    assert pd.read_parquet(out / "scores.parquet").mismatch_score.notna().sum() > 100
 
 
 def test_extractor_keeps_every_row_and_names_a_bad_photo(pipeline, tmp_path):

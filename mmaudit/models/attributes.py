@@ -72,8 +72,9 @@ class AttributeHeads(nn.Module):
         tower = len(self.tower_mean)
         if tower:
             self.tower_mean.copy_(x_t[:, :tower].mean(0))
-            basis = torch.linalg.svd(x_t[:, :tower] - self.tower_mean, full_matrices=False).Vh
-            self.tower_basis.copy_(basis[:len(self.tower_basis)])
+            basis = torch.linalg.svd(x_t[:, :tower] - self.tower_mean, full_matrices=False).Vh[:len(self.tower_basis)]
+            self.tower_basis.zero_()  # fewer photos than directions (a small catalog): the rest stay zero
+            self.tower_basis[:len(basis)] = basis
         reduced = self.reduce(x_t)
         self.mean.copy_(reduced.mean(0))
         self.scale.copy_(reduced.std(0) + 1e-6)

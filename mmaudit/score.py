@@ -4,8 +4,9 @@ Two signals per product, both out of fold:
 - the pair score: the mismatch logit of the product's own text with its own photo;
 - the swap gain: over candidate products found by FAISS (similar photo or similar text), how much
   both products' fit improves if their photos were exchanged:
-  gain(i, j) = min(m(t_i, p_i) - m(t_i, p_j), m(t_j, p_j) - m(t_j, p_i)).
-The best partner is the suggested fix (`photo_fits`): the product whose current photo fits this text.
+  gain(i, j) = min(m(t_i, p_i) - m(t_i, p_j), m(t_j, p_j) - m(t_j, p_i)),
+  with each product in at most one exchange catalog-wide (`one_exchange_each`).
+That exchange's partner is the suggested fix (`photo_fits`): the product whose current photo fits this text.
 
 The product's score adds the two, each in units of its own spread over the catalog, turned into a probability and
 the flag threshold chosen without labels: photos of a sample of products are exchanged on purpose

@@ -84,6 +84,10 @@ class EngineConfig:
     cpus_per_actor: float = 1.0  # also the actor's torch threads
     gpus_per_actor: float | None = None  # None: 1 when the cluster has GPUs, else 0; a fraction shares a GPU
 
+    def __post_init__(self) -> None:
+        if self.name not in ("local", "ray"):  # a typo must not quietly run on the local engine
+            raise ConfigError(f"engine {self.name!r}: choose local or ray (--engine, engine.name)")
+
 
 @dataclass
 class ReportConfig:

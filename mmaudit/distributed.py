@@ -36,8 +36,6 @@ def _import_ray():
 
 def connect(engine: EngineConfig):
     """Join the cluster at `engine.ray_address` (`auto`, `ray://host:10001`, `host:6379`), or start a local one."""
-    if engine.name not in ("local", "ray"):
-        raise MMAuditError(f"engine {engine.name!r}: choose local or ray")
     ray = _import_ray()
     if not ray.is_initialized():
         try:
@@ -82,11 +80,10 @@ class Extractor:
 
     def __init__(self, backbone_config: dict, kind: str, cpus: float):
         from . import backbones
-        from .features import PHOTO_KIND, encode
+        from .features import encode
 
         _threads(cpus)
         self.backbone, self.kind, self.encode = backbones.build(backbone_config), kind, encode
-        self.is_photo = kind == PHOTO_KIND
         self.blank: dict[str, np.ndarray] | None = None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

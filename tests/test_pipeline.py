@@ -186,3 +186,14 @@ def test_baselines_train_and_score_through_the_same_interface(pipeline, tmp_path
     invoke("score", pipeline["catalog"], "-m", tmp_path / "m", "-o", tmp_path / "s.parquet")
     scores = pd.read_parquet(tmp_path / "s.parquet")
     assert scores.mismatch_score.notna().all() and scores.model.iloc[0] == f"{model}@tiny-test"
+
+
+def test_an_unknown_engine_is_refused_not_run_locally(pipeline, tmp_path):
+    from typer.testing import CliRunner
+
+    from mmaudit.cli import app
+
+    result = CliRunner().invoke(app, ["score", str(pipeline["catalog"]), "-m", str(pipeline["model"]),
+                                      "-o", str(tmp_path / "s.parquet"), "--engine", "raay"])
+    assert result.exit_code == 1 and "choose local or ray" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "s.parquet").exists()

@@ -56,7 +56,11 @@ def _print_table(frame, title: str) -> None:
 
 def _stage_config(stage: str, config_file: Optional[Path], sets: list[str], **flags):
     """The stage's settings: config file, then --set, then explicit flags (those not None)."""
-    loaded = settings.load(config_file, sets)[stage]
+    return _with_flags(settings.load(config_file, sets)[stage], stage, **flags)
+
+
+def _with_flags(loaded, stage: str, **flags):
+    """Loaded settings of a stage with the explicit flags (those not None) on top."""
     values = {**settings.as_dict(loaded), **{k: v for k, v in flags.items() if v is not None}}
     return settings.build(stage, values, "command line")
 
@@ -229,12 +233,10 @@ def audit(
     from . import audit as stage
 
     configs = settings.load(config_file, sets)
-    configs["ingest"] = settings.build("ingest", {**settings.as_dict(configs["ingest"]), **{k: v for k, v in dict(
-        id_col=id_col, image_col=image_col, text_cols=text_cols.split(",") if text_cols else None).items() if v is not None}})
-    if model:
-        configs["train"] = settings.build("train", {**settings.as_dict(configs["train"]), "model": model})
-    configs["engine"] = settings.build("engine", {**settings.as_dict(configs["engine"]), **{k: v for k, v in dict(
-        name=engine, ray_address=ray_address).items() if v is not None}})
+    configs["ingest"] = _with_flags(configs["ingest"], "ingest", id_col=id_col, image_col=image_col,
+                                    text_cols=text_cols.split(",") if text_cols else None)
+    configs["train"] = _with_flags(configs["train"], "train", model=model)
+    configs["engine"] = _with_flags(configs["engine"], "engine", name=engine, ray_address=ray_address)
     check_output(out / "catalog.parquet")  # a clear error now, not after the long work
     paths = stage.run(catalog, out, configs, force, lambda name, state: stderr.print(f"[bold]{name}[/bold]: {state}"))
     typer.echo(str(paths["report"] / "index.html"))  # plain, never wrapped: scripts read it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mmaudit.score import one_exchange_each
+from mmaudit.score import exchange_gain, one_exchange_each
 
 
 def _scored(edges: dict[int, list[tuple[int, float]]], n: int) -> pd.DataFrame:
@@ -37,3 +37,12 @@ def test_no_exchange_with_itself_and_negative_gains_are_not_exchanges():
     result = one_exchange_each(_scored({0: [(0, 9.0), (1, -2.0)], 1: [(0, -2.0)]}, 2))
     assert result.swap_partner[0] == 1 and result.swap_gain[0] == -2.0  # its best real option, not itself
     assert result.swap_partner[1] == 0 and result.swap_gain[1] == -2.0
+
+
+def test_an_exchange_counts_both_products_improvements_in_all():
+    # i's text names a colour (its fit improves by 3 with j's photo); j's text is vague (it fits both photos
+    # alike, -0.5): the exchange improves the pair by 2.5, so it is found even though j alone barely gains.
+    i_now, j_now, i_after, j_after = np.array([2.0]), np.array([0.0]), np.array([-1.0]), np.array([0.5])
+    assert exchange_gain(i_now, j_now, i_after, j_after)[0] == 2.5
+    # an exchange that makes the pair fit worse in all is no gain
+    assert exchange_gain(np.array([0.0]), np.array([0.0]), np.array([1.0]), np.array([-0.5]))[0] == -0.5

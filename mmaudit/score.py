@@ -49,7 +49,8 @@ class Judge:
         self.fold = np.array([saved.folds.get(pid, -1) for pid in products.product_id])
         self.batch = batch
         self.weights, self.bias = np.array(saved.calibration["weights"]), float(saved.calibration["bias"])
-        self.classes = saved.config.get("attributes", {})
+        attributes = saved.config.get("attributes", {})  # config.json lists them sorted; the weights follow `train`'s order
+        self.classes = {a: attributes[a] for a in saved.calibration["columns"][1:]}
         missing = [a for a in self.classes if a not in products.columns]
         if missing:
             log.warning("catalog has no column(s) %s: those claims are not checked", missing)

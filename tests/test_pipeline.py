@@ -10,14 +10,16 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import torch
 from PIL import Image
 from typer.testing import CliRunner
 
 from mmaudit import schema, score
 from mmaudit.cli import app
-from mmaudit.features import FeatureStore
+from mmaudit.features import FeatureStore, open_store, product_features
 from mmaudit.backbones import get_config, load as load_backbone
 from mmaudit.metrics import average_precision
+from mmaudit.models import store
 
 from .conftest import TINY, invoke
 
@@ -197,3 +199,19 @@ def test_an_unknown_engine_is_refused_not_run_locally(pipeline, tmp_path):
                                       "-o", str(tmp_path / "s.parquet"), "--engine", "raay"])
     assert result.exit_code == 1 and "choose local or ray" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "s.parquet").exists()
+
+
+def test_the_saved_model_weighs_each_claim_as_train_fitted_it(pipeline):
+    # config.json lists the attribute columns sorted; the demo's (colour, shape, size, pattern) are not, so a
+    # judge that took the weights in the file's order would weigh the colour claim as another column's
+    saved = store.load(pipeline["model"])
+    assert saved.calibration["columns"][1:] != sorted(saved.calibration["columns"][1:])
+    products = schema.ok_products(schema.read(pipeline["catalog"], "catalog"), pipeline["catalog"])
+    pairs_settings = meta(pipeline["pairs"])
+    feats = product_features(open_store(pipeline["catalog"], pairs_settings["backbone"], pairs_settings["cache_dir"]), products)
+    judge = score.Judge(saved, feats, products, torch.device("cpu"), 256)
+    pairs = pd.read_parquet(pipeline["pairs"])
+    row = {pid: i for i, pid in enumerate(products.product_id)}
+    logits = judge.logits(pairs.text_product_id.map(row).to_numpy(), pairs.photo_product_id.map(row).to_numpy())
+    trained = json.loads((pipeline["model"] / "metrics.json").read_text())["stacked_val_ap"]
+    assert average_precision(pairs.label.to_numpy(), logits) == pytest.approx(trained, abs=1e-6)

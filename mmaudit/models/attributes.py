@@ -105,12 +105,13 @@ class AttributeHeads(nn.Module):
 
 def claim_costs(log_probs: dict[str, np.ndarray], codes: dict[str, np.ndarray], text_rows: np.ndarray,
                 photo_rows: np.ndarray) -> np.ndarray:
-    """[pairs, attributes]: -log p(value stated by text row | photo row); 0 where the text states none."""
-    out = np.zeros((len(text_rows), len(log_probs)), dtype=np.float64)
-    for k, (name, table) in enumerate(log_probs.items()):
+    """[pairs, attributes in the order of `codes`]: -log p(value stated by text row | photo row); 0 where the text
+    states none."""
+    out = np.zeros((len(text_rows), len(codes)), dtype=np.float64)
+    for k, name in enumerate(codes):
         stated = codes[name][text_rows]
         known = stated >= 0
-        out[known, k] = -table[photo_rows[known], stated[known]]
+        out[known, k] = -log_probs[name][photo_rows[known], stated[known]]
     return out
 
 

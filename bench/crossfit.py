@@ -38,11 +38,12 @@ def recall_at_half(score: np.ndarray, truth: np.ndarray) -> float:
 
 def evaluate(judge: Judge, feats: dict, truth: np.ndarray) -> tuple[float, float]:
     rows = np.arange(len(truth))
-    own = judge.logits(rows, rows)
+    own_columns = judge.columns(rows, rows)
+    own, fit = judge.weigh(own_columns), judge.weigh(own_columns, "fit")
     cands = candidates(feats, 10)
     scored = pd.concat([score_chunk(judge, rows[s:s + CHUNK], cands, own) for s in range(0, len(rows), CHUNK)], ignore_index=True)
     gain = one_exchange_each(scored).swap_gain.to_numpy()
-    return recall_at_half(own, truth), recall_at_half(combine(own, gain, robust_scales(own, gain)), truth)
+    return recall_at_half(fit, truth), recall_at_half(combine(fit, gain, robust_scales(fit, gain)), truth)
 
 
 def main() -> None:

@@ -1,10 +1,10 @@
 """`mmaudit score`: judge every product with the model that never trained on it, and look for exchanges.
 
 Two signals per product, both out of fold:
-- the pair score: the mismatch logit of the product's own text with its own photo;
+- the pair score: the mismatch logit of the product's own text with its own photo, in the judge's fit weighting;
 - the swap gain: over candidate products found by FAISS (similar photo or similar text), how much
   the two products' fit improves in all if their photos were exchanged:
-  gain(i, j) = m(t_i, p_i) + m(t_j, p_j) - m(t_i, p_j) - m(t_j, p_i),
+  gain(i, j) = m(t_i, p_i) + m(t_j, p_j) - m(t_i, p_j) - m(t_j, p_i), in its exchange weighting,
   with each product in at most one exchange catalog-wide (`one_exchange_each`).
 That exchange's partner is the suggested fix (`photo_fits`): the product whose current photo fits this text.
 
@@ -40,7 +40,9 @@ CHUNK = 1024  # products per resumable unit of work
 
 class Judge:
     """Out-of-fold mismatch logits m(text of i, photo of j) for catalog rows: the pair model's logit and
-    the cost of each attribute the text states, weighed as `train` stacked them."""
+    the cost of each attribute the text states, weighed as `train` stacked them: the exchange weighting
+    (fitted on every kind of pair) tells a photo from its look-alikes', the fit weighting (positives vs
+    random negatives) says whether a photo belongs to a text at all."""
 
     def __init__(self, saved: store.SavedModel, feats: dict, products: pd.DataFrame, device: torch.device, batch: int):
         self.models = [m.to(device) for m in saved.fold_models]
@@ -48,7 +50,8 @@ class Judge:
         self.device = device
         self.fold = np.array([saved.folds.get(pid, -1) for pid in products.product_id])
         self.batch = batch
-        self.weights, self.bias = np.array(saved.calibration["weights"]), float(saved.calibration["bias"])
+        cal = saved.calibration
+        self.weighting = {"exchange": (np.array(cal["weights"]), float(cal["bias"])), "fit": (np.array(cal["fit_weights"]), float(cal["fit_bias"]))}
         attributes = saved.config.get("attributes", {})  # config.json lists them sorted; the weights follow `train`'s order
         self.classes = {a: attributes[a] for a in saved.calibration["columns"][1:]}
         missing = [a for a in self.classes if a not in products.columns]
@@ -69,15 +72,23 @@ class Judge:
             self.device = device
         return self
 
+    def columns(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
+        """[pairs, 1 + attributes]: the pair model's logit and the cost of each attribute claim."""
+        return np.column_stack([self.pair_model_logits(text_rows, photo_rows), claim_costs(self.log_probs, self.codes, text_rows, photo_rows)])
+
+    def weigh(self, columns: np.ndarray, weighting: str = "exchange") -> np.ndarray:
+        weights, bias = self.weighting[weighting]
+        return columns @ weights + bias
+
     def logits(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
-        costs = claim_costs(self.log_probs, self.codes, text_rows, photo_rows)
-        return self.weights[0] * self.pair_model_logits(text_rows, photo_rows) + costs @ self.weights[1:] + self.bias
+        """Mismatch logits in the exchange weighting."""
+        return self.weigh(self.columns(text_rows, photo_rows))
 
     def contradictions(self, rows: np.ndarray) -> list[str]:
         """For each row, the stated attribute its own photo contradicts most, in words ("" when none does)."""
         if not self.classes:
             return [""] * len(rows)
-        weighted = claim_costs(self.log_probs, self.codes, rows, rows) * self.weights[1:]
+        weighted = claim_costs(self.log_probs, self.codes, rows, rows) * self.weighting["fit"][0][1:]
         names = list(self.classes)
         out = []
         for r, row_costs in zip(rows, weighted):
@@ -129,7 +140,7 @@ EXCHANGES = 8  # best candidate exchanges kept per product for the catalog-wide 
 
 
 def score_chunk(judge: Judge, rows: np.ndarray, cands: np.ndarray, own: np.ndarray) -> pd.DataFrame:
-    """Per row of the chunk: its pair logit, its best candidate exchanges (partner rows, gains, the logit of
+    """Per row of the chunk: its best candidate exchanges (partner rows, gains, the logit of
     its text with the partner's photo and of the partner's text with its photo), and the product whose text
     its photo fits best."""
     c = cands[rows]
@@ -149,7 +160,7 @@ def score_chunk(judge: Judge, rows: np.ndarray, cands: np.ndarray, own: np.ndarr
     keep = [np.isfinite(g) for g in np.take_along_axis(gain, order, 1)]
     at = lambda m: [v[k] for v, k in zip(np.take_along_axis(m, order, 1), keep)]  # noqa: E731
     return pd.DataFrame({
-        "row": rows, "pair_logit": own[rows], "exchange_rows": at(c), "exchange_gains": at(gain), "exchange_logits": at(text_i_photo),
+        "row": rows, "exchange_rows": at(c), "exchange_gains": at(gain), "exchange_logits": at(text_i_photo),
         "exchange_back_logits": at(text_j_photo),
         "text_fits_row": np.where(has, c[np.arange(len(rows)), best_text], -1),
         "text_fits_logit": np.where(has, fits_text[np.arange(len(rows)), best_text], np.nan),
@@ -188,16 +199,16 @@ def one_exchange_each(scored: pd.DataFrame) -> pd.DataFrame:
 
 def simulate_swaps(judge: Judge, cands: np.ndarray, own: np.ndarray, photo_candidates: int, count: int,
                    seed: int = 0) -> np.ndarray:
-    """[pair logit, gain] of products whose photos we exchange on purpose with a similar product's.
+    """[fit logit, gain] of products whose photos we exchange on purpose with a similar product's.
 
     The gain of exchanging back uses the known partner: a lower bound of what the real search finds."""
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(own), size=min(count, len(own)), replace=False)
     partners = cands[rows, rng.integers(0, photo_candidates, size=len(rows))]
     rows, partners = rows[partners >= 0], partners[partners >= 0]
-    text_i_photo_j = judge.logits(rows, partners)
-    gain_back = exchange_gain(text_i_photo_j, judge.logits(partners, rows), own[rows], own[partners])
-    return np.stack([text_i_photo_j, gain_back], 1)
+    text_i_photo_j = judge.columns(rows, partners)
+    gain_back = exchange_gain(judge.weigh(text_i_photo_j), judge.logits(partners, rows), own[rows], own[partners])
+    return np.stack([judge.weigh(text_i_photo_j, "fit"), gain_back], 1)
 
 
 def exchange_gain(i_now: np.ndarray, j_now: np.ndarray, i_after: np.ndarray, j_after: np.ndarray) -> np.ndarray:
@@ -243,7 +254,7 @@ def calibrate(observed: np.ndarray, simulated: np.ndarray, target_precision: flo
 
 def _work_id(catalog_path: Path, model_path: Path, config: ScoreConfig) -> str:
     parts = [str(Path(catalog_path).resolve()), str(Path(catalog_path).stat().st_mtime_ns), str(Path(model_path).resolve()),
-             str((Path(model_path) / "model.safetensors").stat().st_mtime_ns), str(config.candidates), f"exchanges-{EXCHANGES}-sum"]
+             str((Path(model_path) / "model.safetensors").stat().st_mtime_ns), str(config.candidates), f"exchanges-{EXCHANGES}-sum-fit"]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -284,7 +295,8 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     ids = products.product_id.to_numpy()
     judge = Judge(saved, feats, products, pick_device(config.device), config.batch_size)
     rows = np.arange(len(ids))
-    own = judge.logits(rows, rows)
+    own_columns = judge.columns(rows, rows)
+    own, fit = judge.weigh(own_columns), judge.weigh(own_columns, "fit")
     cands = candidates(feats, config.candidates)
     parts = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(catalog_path, model_path, config)}")
     scored = _score_all(judge, cands, own, parts, engine, config.device)
@@ -292,8 +304,9 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
 
     pair_cal = saved.calibration
     prob = sigmoid
-    scales = robust_scales(scored.pair_logit.to_numpy(), scored.swap_gain.to_numpy())
-    observed = combine(scored.pair_logit.to_numpy(), scored.swap_gain.to_numpy(), scales)
+    pair_logit = fit[scored.row]
+    scales = robust_scales(pair_logit, scored.swap_gain.to_numpy())
+    observed = combine(pair_logit, scored.swap_gain.to_numpy(), scales)
     simulated = simulate_swaps(judge, cands, own, config.candidates, config.simulated_swaps)
     simulated = combine(simulated[:, 0], simulated[:, 1], scales)
     cal = calibrate(observed, simulated, pair_cal.get("target_precision", 0.5), pair_cal.get("mismatch_rate", 0.05))
@@ -301,7 +314,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     mismatch = sigmoid(cal["a"] * observed + cal["b"])
     threshold = cal["threshold"] if config.threshold is None else config.threshold
     result = pd.DataFrame({
-        "row_number": products.row_number.to_numpy()[scored.row], "mismatch_score": mismatch, "pair_score": prob(scored.pair_logit),
+        "row_number": products.row_number.to_numpy()[scored.row], "mismatch_score": mismatch, "pair_score": prob(pair_logit),
         "swap_gain": scored.swap_gain, "photo_fits": np.where(scored.swap_partner >= 0, ids[scored.swap_partner.clip(0)], None),
         "photo_fits_score": 1 - prob(scored.swap_logit),
         "text_fits": np.where(scored.text_fits_row >= 0, ids[scored.text_fits_row.clip(0)], None),

@@ -207,14 +207,19 @@ def fit_heads(config: TrainConfig, photo_x: np.ndarray, tower: int, encoded: dic
 
 
 def stack_round(heads: list[AttributeHeads], encoded: dict, photo_x: np.ndarray, product_folds: np.ndarray,
-                val_logits: np.ndarray, rows: tuple) -> dict:
-    """Out-of-fold claim costs of every pair, stacked with the pair model's logits."""
+                val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray) -> dict:
+    """Out-of-fold claim costs of every pair, stacked with the pair model's logits twice: on every pair (the
+    exchange weighting: tells a product's photo from its look-alikes') and on the positives and `fit_pairs`
+    (the fit weighting: does this photo belong to this text at all)."""
     t_rows, p_rows, labels = rows
     log_probs = out_of_fold_log_probs(heads, product_folds, photo_x)
     costs = claim_costs(log_probs, {a: codes for a, (codes, _) in encoded.items()}, t_rows, p_rows)
     weights, bias = stack(val_logits, costs, labels.astype(np.float64))
-    return {"heads": heads, "log_probs": log_probs, "weights": weights, "bias": bias,
-            "stacked": np.column_stack([val_logits, costs]) @ weights + bias}
+    fit = fit_pairs | (labels == 0)
+    fit_weights, fit_bias = stack(val_logits[fit], costs[fit], labels[fit].astype(np.float64))
+    columns = np.column_stack([val_logits, costs])
+    return {"heads": heads, "log_probs": log_probs, "weights": weights, "bias": bias, "fit_weights": fit_weights, "fit_bias": fit_bias,
+            "stacked": columns @ weights + bias, "fit_val_ap": average_precision(labels[fit], columns[fit] @ fit_weights)}
 
 
 def _work_id(pairs_path: Path, catalog_path: Path, settings: dict) -> str:
@@ -246,25 +251,30 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     dims = dims_of(feats)
     checkpoints = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(pairs_path, catalog_path, settings)}")
     rows = (t_rows, p_rows, labels)
+    fit_pairs = (pairs.kind == "random").to_numpy()
+    if not fit_pairs.any():  # made with no random negatives: the fit is weighed on every pair
+        fit_pairs = labels == 1
     folds_of = product_fold.fold.to_numpy()
     fold_models, histories, val_logits = fit_pair_models(config, settings, dims, feats, pairs, rows, folds_of, device, checkpoints)
     result = stack_round(fit_heads(config, photo_x, dims["photo"], encoded, folds_of, np.zeros(0, dtype=np.int64)), encoded, photo_x, folds_of,
-                         val_logits, rows)
+                         val_logits, rows, fit_pairs)
     rounds = [{"left_out": 0, "stacked_val_ap": average_precision(labels, result["stacked"])}]
     if config.leave_out_suspicious > 0 and encoded:  # robustness: the catalog's likeliest errors do not teach the heads again
         left_out = suspicious_products(result["stacked"], pairs, t_rows, config.leave_out_suspicious)
         log.info("attribute heads: leaving out the %d most suspicious products and training again", len(left_out))
-        result = stack_round(fit_heads(config, photo_x, dims["photo"], encoded, folds_of, left_out), encoded, photo_x, folds_of, val_logits, rows)
+        result = stack_round(fit_heads(config, photo_x, dims["photo"], encoded, folds_of, left_out), encoded, photo_x, folds_of, val_logits, rows,
+                             fit_pairs)
         rounds.append({"left_out": int(len(left_out)), "stacked_val_ap": average_precision(labels, result["stacked"])})
     stacked, weights, bias = result["stacked"], result["weights"], result["bias"]
     probs = sigmoid(stacked)
     threshold = threshold_for_precision(probs, labels, config.target_precision, config.mismatch_rate)
     calibration = {"method": "stacked", "columns": ["pair_model", *attrs], "weights": weights.tolist(), "bias": bias,
+                   "fit_weights": result["fit_weights"].tolist(), "fit_bias": result["fit_bias"],
                    "threshold": threshold, "target_precision": config.target_precision, "mismatch_rate": config.mismatch_rate}
     log_probs = result["log_probs"]
     attribute_accuracy = {a: float((log_probs[a].argmax(1) == codes)[codes >= 0].mean()) for a, (codes, _) in encoded.items()}
     metrics = {"folds": histories, "rounds": rounds, "out_of_fold_val_ap": average_precision(labels, val_logits),
-               "stacked_val_ap": average_precision(labels, stacked), "attribute_accuracy_out_of_fold": attribute_accuracy,
+               "stacked_val_ap": average_precision(labels, stacked), "fit_val_ap": result["fit_val_ap"], "attribute_accuracy_out_of_fold": attribute_accuracy,
                "pairs": int(len(pairs)), "train_seconds": time.perf_counter() - start}
     model_config = {"model": config.model, "backbone": settings["backbone"], "settings": settings,
                     "dims": dims, "folds": folds, "pairs_settings": made_by, "attribute_inputs": int(photo_x.shape[1]),

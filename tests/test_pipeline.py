@@ -213,5 +213,9 @@ def test_the_saved_model_weighs_each_claim_as_train_fitted_it(pipeline):
     pairs = pd.read_parquet(pipeline["pairs"])
     row = {pid: i for i, pid in enumerate(products.product_id)}
     logits = judge.logits(pairs.text_product_id.map(row).to_numpy(), pairs.photo_product_id.map(row).to_numpy())
-    trained = json.loads((pipeline["model"] / "metrics.json").read_text())["stacked_val_ap"]
-    assert average_precision(pairs.label.to_numpy(), logits) == pytest.approx(trained, abs=1e-6)
+    trained = json.loads((pipeline["model"] / "metrics.json").read_text())
+    assert average_precision(pairs.label.to_numpy(), logits) == pytest.approx(trained["stacked_val_ap"], abs=1e-6)
+    # the fit weighting, fitted on the positives and the random negatives, judges those as train measured
+    fit = pairs.kind.isin(["positive", "random"]).to_numpy()
+    columns = judge.columns(pairs.text_product_id.map(row).to_numpy()[fit], pairs.photo_product_id.map(row).to_numpy()[fit])
+    assert average_precision(pairs.label.to_numpy()[fit], judge.weigh(columns, "fit")) == pytest.approx(trained["fit_val_ap"], abs=1e-6)

@@ -16,7 +16,7 @@ from ..files import atomic_dir
 from . import build
 from .attributes import AttributeHeads
 
-FORMAT_VERSION = 2  # 2: the attribute heads keep a projection of the tower vector
+FORMAT_VERSION = 3  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one
 
 
 @dataclass

@@ -53,7 +53,7 @@ class Judge:
         cal = saved.calibration
         self.weighting = {"exchange": (np.array(cal["weights"]), float(cal["bias"])), "fit": (np.array(cal["fit_weights"]), float(cal["fit_bias"]))}
         attributes = saved.config.get("attributes", {})  # config.json lists them sorted; the weights follow `train`'s order
-        self.classes = {a: attributes[a] for a in saved.calibration["columns"][1:]}
+        self.classes = {a: attributes[a] for a in cal["columns"][1:]}
         missing = [a for a in self.classes if a not in products.columns]
         if missing:
             log.warning("catalog has no column(s) %s: those claims are not checked", missing)

@@ -22,11 +22,11 @@ from .backbones import Backbone
 from .config import EngineConfig
 from .errors import MMAuditError
 from .files import atomic_path
-from .images import ImageProblem, load_rgb
+from .images import ImageProblem, light_background, load_rgb
 from .progress import bar, log
 
-PHOTO_ARRAYS = ("pooled", "regions", "colour", "palette")
-PHOTO_KIND = "photo-v2"  # bump when the photo arrays change, so old caches are recomputed, never misread
+PHOTO_ARRAYS = ("pooled", "regions", "colour", "palette", "detail")  # detail only from backbones that give it
+PHOTO_KIND = "photo-v3"  # bump when the photo arrays change, so old caches are recomputed, never misread
 TEXT_ARRAYS = ("pooled", "tokens", "mask", "ids")  # ids only from backbones that give them
 SHARD_SIZE = 512  # features per cache file: the unit a crashed run redoes
 EXTRACT_BATCH = 8  # photos/s peak at 8 on 2 cores, texts/s within 5% of their best (BENCHMARKS.md, bench/features_speed.py)
@@ -40,9 +40,11 @@ def palette(image: Image.Image) -> np.ndarray:
     """A colour histogram of the product's pixels (light, unsaturated background left out): 18 hues x 3
     brightness levels, 3 saturation levels, 6 grey levels; square-rooted. Names like maroon / red or
     navy / blue differ here more than in any tower trained for object labels."""
-    hsv = np.asarray(image.convert("RGB").resize((64, 64), Image.Resampling.BOX).convert("HSV"), dtype=np.float32) / 255.0
+    small = image.convert("RGB").resize((64, 64), Image.Resampling.BOX)
+    hsv = np.asarray(small.convert("HSV"), dtype=np.float32) / 255.0
     h, s, v = (hsv[..., k].ravel() for k in range(3))
-    product = ~((v > 0.88) & (s < 0.12))
+    rgb = np.asarray(small, dtype=np.float32).reshape(-1, 3) / 255.0
+    product = ~light_background(rgb.max(1), rgb.min(1))
     if product.mean() < 0.05:  # not a light background: use every pixel
         product[:] = True
     h, s, v = h[product], s[product], v[product]
@@ -84,8 +86,9 @@ def image_arrays(backbone: Backbone, images: list[Image.Image]) -> dict[str, np.
     """The cache's arrays of decoded photos."""
     out = backbone.encode_photos(images)
     colour = np.stack([colour_stats(im, out.regions.shape[1]) for im in images])
-    return {"pooled": out.pooled.astype(np.float32), "regions": out.regions.astype(np.float16), "colour": colour,
-            "palette": np.stack([palette(im) for im in images])}
+    arrays = {"pooled": out.pooled.astype(np.float32), "regions": out.regions.astype(np.float16), "colour": colour,
+              "palette": np.stack([palette(im) for im in images])}
+    return arrays | ({"detail": out.detail.astype(np.float16)} if out.detail is not None else {})
 
 
 def text_arrays(backbone: Backbone, texts: list[str]) -> dict[str, np.ndarray]:
@@ -221,7 +224,7 @@ def open_store(catalog_path: Path, backbone: str, cache_dir: str = "", engine: E
 
 def product_features(store: FeatureStore, products, batch_size: int = EXTRACT_BATCH) -> dict[str, np.ndarray]:
     """Photo and text features of catalog rows, in row order, computed where not cached:
-    photo (pooled), regions, colour, palette, text (pooled), tokens, mask."""
+    photo (pooled), regions, colour, palette, detail (where the backbone gives it), text (pooled), tokens, mask, ids (likewise)."""
     failed = store.ensure_photos(dict(zip(products.image_sha256, products.image_path)), batch_size)
     if failed:
         detail = next(iter(failed.values()))
@@ -229,8 +232,9 @@ def product_features(store: FeatureStore, products, batch_size: int = EXTRACT_BA
     keys = [text_key(t) for t in products.text]
     store.ensure_texts(dict(zip(keys, products.text)), batch_size)
     photo, text = store.load(PHOTO_KIND, list(products.image_sha256)), store.load("text", keys)
-    return {"photo": photo["pooled"], "regions": photo["regions"], "colour": photo["colour"], "palette": photo["palette"],
-            "text": text["pooled"], "tokens": text["tokens"], "mask": text["mask"]} | ({"ids": text["ids"]} if "ids" in text else {})
+    return ({"photo": photo["pooled"], "regions": photo["regions"], "colour": photo["colour"], "palette": photo["palette"],
+             "text": text["pooled"], "tokens": text["tokens"], "mask": text["mask"]} | ({"ids": text["ids"]} if "ids" in text else {})
+            | ({"detail": photo["detail"]} if "detail" in photo else {}))
 
 
 def dims_of(feats: dict[str, np.ndarray]) -> dict[str, int]:

@@ -32,6 +32,12 @@ class PhotoInfo:
     pixel_std: float
 
 
+def light_background(brightest, darkest):
+    """Where a pixel is light, unsaturated background (HSV value > 0.88, saturation < 0.12), from the largest and
+    smallest of its R, G, B in [0, 1]; numpy arrays or torch tensors. Product photos are mostly shot on one."""
+    return (brightest > 0.88) & (brightest - darkest < 0.12 * brightest)
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from mmaudit.models.attributes import TOWER_COMPONENTS, AttributeHeads
 
@@ -20,3 +21,17 @@ def test_heads_learn_from_fewer_photos_than_tower_directions():
     assert np.isfinite(log_p).all()
     assert (log_p.argmax(1) == labels).mean() > 0.9
     assert heads.tower_basis.shape == (TOWER_COMPONENTS, tower) and not heads.tower_basis[photos:].any()
+
+
+def test_members_differ_and_their_probabilities_are_averaged():
+    """Each member trains from its own seed; the heads' answer is the mean of the members' probabilities."""
+    rng = np.random.default_rng(1)
+    labels = np.arange(200) % 3
+    x = rng.normal(size=(200, 8)).astype(np.float32)
+    x[:, 0] += 2 * labels
+    heads = AttributeHeads(x.shape[1], {"colour": 3}, members=3).fit(x, {"colour": labels}, epochs=5, seed=0)
+    z = heads.standardized(torch.from_numpy(x))
+    with torch.no_grad():
+        each = [AttributeHeads.member_log_probs(m, z)["colour"].exp().numpy() for m in heads.members]
+    assert not np.allclose(each[0], each[1], atol=1e-3)
+    np.testing.assert_allclose(np.exp(heads.log_probs(x)["colour"]), np.mean(each, 0), rtol=1e-4, atol=1e-6)

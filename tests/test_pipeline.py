@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from mmaudit import schema, score
 from mmaudit.cli import app
-from mmaudit.features import FeatureStore, open_store, product_features
+from mmaudit.features import PHOTO_KIND, FeatureStore, open_store, product_features
 from mmaudit.backbones import get_config, load as load_backbone
 from mmaudit.metrics import average_precision
 from mmaudit.models import store
@@ -67,8 +67,8 @@ def test_pairs_schema_determinism_and_cache_reuse(pipeline, tmp_path):
     invoke("make-negatives", pipeline["catalog"], "-o", again, *TINY)
     first, second = pd.read_parquet(pipeline["pairs"]), pd.read_parquet(again)
     pd.testing.assert_frame_equal(first, second)
-    assert meta(again)["features_computed"] == {"photo-v2": 0, "text": 0}
-    assert meta(pipeline["pairs"])["features_computed"]["photo-v2"] > 0
+    assert meta(again)["features_computed"] == {PHOTO_KIND: 0, "text": 0}
+    assert meta(pipeline["pairs"])["features_computed"][PHOTO_KIND] > 0
     fields = {f.name: f.type for f in pq.read_schema(again)}
     assert all(fields[f.name] == f.type for f in schema.PAIRS)
     assert set(first.kind) == {"positive", "hard_photo", "hard_text", "random"}
@@ -102,10 +102,10 @@ def test_extraction_resumes_after_a_crash(pipeline, tmp_path):
     store = FeatureStore(tmp_path, get_config("tiny-test"), shard_size=16, load_backbone=crashing_backbone)
     with pytest.raises(Crash):
         store.ensure_photos(photos, batch_size=16)
-    assert store.computed["photo-v2"] == 32
+    assert store.computed[PHOTO_KIND] == 32
     resumed = FeatureStore(tmp_path, get_config("tiny-test"), shard_size=16)
     resumed.ensure_photos(photos, batch_size=16)
-    assert resumed.computed["photo-v2"] == len(photos) - 32
+    assert resumed.computed[PHOTO_KIND] == len(photos) - 32
     assert not list(tmp_path.rglob("*.tmp"))
 
 

@@ -23,6 +23,7 @@ from ..errors import ModelError
 class PhotoFeatures:
     pooled: np.ndarray  # [B, P] float32, L2-normalised
     regions: np.ndarray  # [B, R, C] float16
+    detail: np.ndarray | None = None  # [B, K] the product's pixels in earlier layers, for backbones that give them
 
 
 @dataclass

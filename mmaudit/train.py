@@ -192,15 +192,16 @@ def fit_pair_models(config: TrainConfig, settings: dict, dims: dict, feats: dict
     return fold_models, histories, val_logits
 
 
-def fit_heads(config: TrainConfig, photo_x: np.ndarray, tower: int, encoded: dict, product_folds: np.ndarray,
+def fit_heads(config: TrainConfig, photo_x: np.ndarray, dims: dict, encoded: dict, product_folds: np.ndarray,
               left_out: np.ndarray) -> list[AttributeHeads]:
     """Per fold, photo classifiers of the attribute columns trained on the other folds' products, except `left_out`
-    (photo_x: `photo_inputs`, whose first `tower` columns are the tower's pooled vector)."""
+    (photo_x: `photo_inputs`; dims: `dims_of` the features, which say where the tower's vector and earlier stages lie)."""
     heads = []
     for fold in range(int(product_folds.max()) + 1):
         train_products = np.setdiff1d(np.flatnonzero(product_folds != fold), left_out)
         torch.manual_seed(config.seed + fold)
-        heads.append(AttributeHeads(photo_x.shape[1], {a: len(c) for a, (_, c) in encoded.items()}, tower=tower).fit(
+        heads.append(AttributeHeads(photo_x.shape[1], {a: len(c) for a, (_, c) in encoded.items()}, tower=dims["photo"],
+                                    detail=dims["detail"]).fit(
             photo_x[train_products], {a: codes[train_products] for a, (codes, _) in encoded.items()},
             config.attribute_epochs, config.seed + fold))
     return heads
@@ -256,13 +257,13 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
         fit_pairs = labels == 1
     folds_of = product_fold.fold.to_numpy()
     fold_models, histories, val_logits = fit_pair_models(config, settings, dims, feats, pairs, rows, folds_of, device, checkpoints)
-    result = stack_round(fit_heads(config, photo_x, dims["photo"], encoded, folds_of, np.zeros(0, dtype=np.int64)), encoded, photo_x, folds_of,
+    result = stack_round(fit_heads(config, photo_x, dims, encoded, folds_of, np.zeros(0, dtype=np.int64)), encoded, photo_x, folds_of,
                          val_logits, rows, fit_pairs)
     rounds = [{"left_out": 0, "stacked_val_ap": average_precision(labels, result["stacked"])}]
     if config.leave_out_suspicious > 0 and encoded:  # robustness: the catalog's likeliest errors do not teach the heads again
         left_out = suspicious_products(result["stacked"], pairs, t_rows, config.leave_out_suspicious)
         log.info("attribute heads: leaving out the %d most suspicious products and training again", len(left_out))
-        result = stack_round(fit_heads(config, photo_x, dims["photo"], encoded, folds_of, left_out), encoded, photo_x, folds_of, val_logits, rows,
+        result = stack_round(fit_heads(config, photo_x, dims, encoded, folds_of, left_out), encoded, photo_x, folds_of, val_logits, rows,
                              fit_pairs)
         rounds.append({"left_out": int(len(left_out)), "stacked_val_ap": average_precision(labels, result["stacked"])})
     stacked, weights, bias = result["stacked"], result["weights"], result["bias"]

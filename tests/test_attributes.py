@@ -12,15 +12,17 @@ def test_heads_learn_from_fewer_photos_than_tower_directions():
     """A small catalog (a fold with fewer photos than the 128 directions kept of a 1,280-d tower) still trains,
     and the heads learn the labels: this is the shape of the README's demo with the real towers."""
     rng = np.random.default_rng(0)
-    tower, photos = 10 * TOWER_COMPONENTS, TOWER_COMPONENTS // 2
+    tower, detail, photos = 10 * TOWER_COMPONENTS, 6 * TOWER_COMPONENTS, TOWER_COMPONENTS // 2
     labels = np.arange(photos) % 2
-    x = rng.normal(size=(photos, tower + 6)).astype(np.float32)
+    x = rng.normal(size=(photos, tower + 6 + detail)).astype(np.float32)
     x[:, tower] += 3 * labels  # one colour input tells the two classes apart
-    heads = AttributeHeads(x.shape[1], {"colour": 2}, tower=tower).fit(x, {"colour": labels}, epochs=60, seed=0)
+    heads = AttributeHeads(x.shape[1], {"colour": 2}, tower=tower, detail=detail).fit(x, {"colour": labels}, epochs=60, seed=0)
     log_p = heads.log_probs(x)["colour"]
     assert np.isfinite(log_p).all()
     assert (log_p.argmax(1) == labels).mean() > 0.9
     assert heads.tower_basis.shape == (TOWER_COMPONENTS, tower) and not heads.tower_basis[photos:].any()
+    assert heads.detail_basis.shape == (TOWER_COMPONENTS, detail) and not heads.detail_basis[photos:].any()
+    assert heads.mean.shape == (2 * TOWER_COMPONENTS + 6,)  # what the members read: both blocks reduced
 
 
 def test_members_differ_and_their_probabilities_are_averaged():

@@ -46,26 +46,34 @@ class AttributeHeads(nn.Module):
     trained alike from different seeds, whose probabilities are averaged: one network's confident misreadings
     are what make a clean pair of look-alikes seem better exchanged.
 
-    The first `tower` inputs (the photo tower's pooled vector) are reduced to their top principal
-    directions on the training photos: 1,280 object-recognition dimensions otherwise drown the colour
-    inputs (out of fold on the shared catalog: colour 66.5% -> 68.5% right, log-loss 1.28 -> 1.12)."""
+    The first `tower` inputs (the photo tower's pooled vector) and the last `detail` ones (its earlier stages) are each
+    reduced to their top principal directions on the training photos: 1,280 object-recognition dimensions otherwise
+    drown the colour inputs (out of fold on the shared catalog: colour 66.5% -> 68.5% right, log-loss 1.28 -> 1.12), and
+    a small catalog's few photos cannot teach 744 earlier-stage inputs (BENCHMARKS.md, fifth session: the demo)."""
 
-    def __init__(self, inputs: int, classes: dict[str, int], hidden: int = 256, tower: int = 0, members: int = MEMBERS):
+    def __init__(self, inputs: int, classes: dict[str, int], hidden: int = 256, tower: int = 0, detail: int = 0,
+                 members: int = MEMBERS):
         super().__init__()
-        components = min(TOWER_COMPONENTS, tower)
-        reduced = inputs - tower + components
+        kept = {"tower": min(TOWER_COMPONENTS, tower), "detail": min(TOWER_COMPONENTS, detail)}
+        reduced = inputs - tower - detail + sum(kept.values())
         self.columns = list(classes)
-        self.register_buffer("tower_mean", torch.zeros(tower))
-        self.register_buffer("tower_basis", torch.zeros(components, tower))
+        for name, size in (("tower", tower), ("detail", detail)):
+            self.register_buffer(f"{name}_mean", torch.zeros(size))
+            self.register_buffer(f"{name}_basis", torch.zeros(kept[name], size))
         self.register_buffer("mean", torch.zeros(reduced))
         self.register_buffer("scale", torch.ones(reduced))
         self.members = nn.ModuleList(nn.ModuleDict({
             "trunk": nn.Sequential(nn.Linear(reduced, hidden), nn.GELU(), nn.Dropout(0.3)),
             "heads": nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in classes.items()})}) for _ in range(members))
 
+    def blocks(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The inputs split: tower vector, the rest, earlier stages."""
+        tower, detail = len(self.tower_mean), len(self.detail_mean)
+        return x[:, :tower], x[:, tower:x.shape[1] - detail], x[:, x.shape[1] - detail:]
+
     def reduce(self, x: torch.Tensor) -> torch.Tensor:
-        tower = len(self.tower_mean)
-        return torch.cat([(x[:, :tower] - self.tower_mean) @ self.tower_basis.T, x[:, tower:]], 1)
+        tower, rest, detail = self.blocks(x)
+        return torch.cat([(tower - self.tower_mean) @ self.tower_basis.T, rest, (detail - self.detail_mean) @ self.detail_basis.T], 1)
 
     def standardized(self, x: torch.Tensor) -> torch.Tensor:
         return (self.reduce(x) - self.mean) / self.scale
@@ -85,12 +93,13 @@ class AttributeHeads(nn.Module):
         if not self.columns:
             return self.eval()
         x_t = torch.from_numpy(x)
-        tower = len(self.tower_mean)
-        if tower:
-            self.tower_mean.copy_(x_t[:, :tower].mean(0))
-            basis = torch.linalg.svd(x_t[:, :tower] - self.tower_mean, full_matrices=False).Vh[:len(self.tower_basis)]
-            self.tower_basis.zero_()  # fewer photos than directions (a small catalog): the rest stay zero
-            self.tower_basis[:len(basis)] = basis
+        tower, _, detail = self.blocks(x_t)
+        for values, mean, basis in ((tower, self.tower_mean, self.tower_basis), (detail, self.detail_mean, self.detail_basis)):
+            if values.shape[1]:
+                mean.copy_(values.mean(0))
+                directions = torch.linalg.svd(values - mean, full_matrices=False).Vh[:len(basis)]
+                basis.zero_()  # fewer photos than directions (a small catalog): the rest stay zero
+                basis[:len(directions)] = directions
         reduced = self.reduce(x_t)
         self.mean.copy_(reduced.mean(0))
         self.scale.copy_(reduced.std(0) + 1e-6)

@@ -17,7 +17,7 @@ from . import build
 from .attributes import AttributeHeads
 
 FORMAT_VERSION = 4  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
-# 4: the attribute heads are an ensemble and read the photo tower's earlier stages
+# 4: the attribute heads are an ensemble and read the photo tower's earlier stages (reduced)
 
 
 @dataclass
@@ -70,7 +70,7 @@ def load(path: Path) -> SavedModel:
             raise ModelError(f"{path}: weights do not fit the {config['model']} architecture ({str(exc).splitlines()[0]}); retrain") from exc
         fold_models.append(model.eval())
         attribute_heads = AttributeHeads(int(config["attribute_inputs"]), {a: len(c) for a, c in config.get("attributes", {}).items()},
-                                         tower=int(config["dims"]["photo"]))
+                                         tower=int(config["dims"]["photo"]), detail=int(config["dims"].get("detail", 0)))
         prefix = f"attr{f}."
         attribute_heads.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
         heads.append(attribute_heads.eval())

@@ -66,8 +66,7 @@ def main() -> None:
     classes = saved.config["attributes"]
     codes = {name: encode_values(products[name], values)[0] for name, values in classes.items()}
     torch.manual_seed(0)
-    heads = AttributeHeads(x.shape[1], {name: len(v) for name, v in classes.items()}, tower=dims_of(feats)["photo"],
-                           detail=dims_of(feats)["detail"])
+    heads = AttributeHeads.for_features(x.shape[1], {name: len(v) for name, v in classes.items()}, dims_of(feats))
     judge.log_probs = heads.fit(x, codes, 40, 0).log_probs(x)
     print("| in fold (trained on every product) | %.3f | %.3f |" % evaluate(judge, feats, truth), flush=True)
 

@@ -232,9 +232,10 @@ def product_features(store: FeatureStore, products, batch_size: int = EXTRACT_BA
     keys = [text_key(t) for t in products.text]
     store.ensure_texts(dict(zip(keys, products.text)), batch_size)
     photo, text = store.load(PHOTO_KIND, list(products.image_sha256)), store.load("text", keys)
-    return ({"photo": photo["pooled"], "regions": photo["regions"], "colour": photo["colour"], "palette": photo["palette"],
-             "text": text["pooled"], "tokens": text["tokens"], "mask": text["mask"]} | ({"ids": text["ids"]} if "ids" in text else {})
-            | ({"detail": photo["detail"]} if "detail" in photo else {}))
+    feats = {"photo": photo["pooled"], "regions": photo["regions"], "colour": photo["colour"], "palette": photo["palette"],
+             "text": text["pooled"], "tokens": text["tokens"], "mask": text["mask"]}
+    optional = {"detail": photo.get("detail"), "ids": text.get("ids")}  # only from backbones that give them
+    return feats | {name: values for name, values in optional.items() if values is not None}
 
 
 def dims_of(feats: dict[str, np.ndarray]) -> dict[str, int]:

@@ -200,8 +200,7 @@ def fit_heads(config: TrainConfig, photo_x: np.ndarray, dims: dict, encoded: dic
     for fold in range(int(product_folds.max()) + 1):
         train_products = np.setdiff1d(np.flatnonzero(product_folds != fold), left_out)
         torch.manual_seed(config.seed + fold)
-        heads.append(AttributeHeads(photo_x.shape[1], {a: len(c) for a, (_, c) in encoded.items()}, tower=dims["photo"],
-                                    detail=dims["detail"]).fit(
+        heads.append(AttributeHeads.for_features(photo_x.shape[1], {a: len(c) for a, (_, c) in encoded.items()}, dims).fit(
             photo_x[train_products], {a: codes[train_products] for a, (codes, _) in encoded.items()},
             config.attribute_epochs, config.seed + fold))
     return heads

@@ -66,6 +66,11 @@ class AttributeHeads(nn.Module):
             "trunk": nn.Sequential(nn.Linear(reduced, hidden), nn.GELU(), nn.Dropout(0.3)),
             "heads": nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in classes.items()})}) for _ in range(members))
 
+    @classmethod
+    def for_features(cls, inputs: int, classes: dict[str, int], dims: dict) -> "AttributeHeads":
+        """Heads for `photo_inputs` of features whose sizes are `dims` (`features.dims_of`)."""
+        return cls(inputs, classes, tower=int(dims["photo"]), detail=int(dims.get("detail", 0)))
+
     def blocks(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The inputs split: tower vector, the rest, earlier stages."""
         tower, detail = len(self.tower_mean), len(self.detail_mean)

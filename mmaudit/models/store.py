@@ -69,8 +69,8 @@ def load(path: Path) -> SavedModel:
         except RuntimeError as exc:
             raise ModelError(f"{path}: weights do not fit the {config['model']} architecture ({str(exc).splitlines()[0]}); retrain") from exc
         fold_models.append(model.eval())
-        attribute_heads = AttributeHeads(int(config["attribute_inputs"]), {a: len(c) for a, c in config.get("attributes", {}).items()},
-                                         tower=int(config["dims"]["photo"]), detail=int(config["dims"].get("detail", 0)))
+        attribute_heads = AttributeHeads.for_features(int(config["attribute_inputs"]),
+                                                      {a: len(c) for a, c in config.get("attributes", {}).items()}, config["dims"])
         prefix = f"attr{f}."
         attribute_heads.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
         heads.append(attribute_heads.eval())

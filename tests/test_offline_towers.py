@@ -54,6 +54,22 @@ def test_detail_reads_the_product_not_the_background():
     assert change(detail, 0, 2) > 2 * change(detail, 0, 1)  # measured: 0.42 against 0.13
 
 
+@pytest.mark.slow
+def test_the_forward_pass_that_keeps_stage_ends_is_the_towers_own():
+    """`encode_photos` runs EfficientNet-Lite's blocks itself to keep the earlier stages; its maps must equal the package's."""
+    pytest.importorskip("efficientnet_lite_pytorch", reason="the offline photo tower package is not installed")
+    import torch
+
+    from mmaudit.backbones.offline import photo_batch
+
+    backbone = load("offline-lite0-minilm")
+    images = [Image.new("RGB", (300, 200), c) for c in ("red", "navy")]
+    with torch.inference_mode():
+        expected = backbone.photo.extract_features(photo_batch(images, backbone.image_size)).flatten(2).transpose(1, 2)
+    got = backbone.encode_photos(images).regions.astype(np.float32)
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-2, rtol=1e-2)  # regions are stored as float16
+
+
 def test_unknown_backbone_is_a_clear_error():
     with pytest.raises(ModelError, match="unknown backbone"):
         load("no-such-backbone")

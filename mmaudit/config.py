@@ -47,7 +47,7 @@ class NegativesConfig:
 
 @dataclass
 class TrainConfig:
-    model: str = "zeroshot"  # measured best on the hard plans (BENCHMARKS.md, fifth session); fusion, dual and itm by name
+    model: str = "zeroshot"  # measured best on five of six cases (BENCHMARKS.md, sixth session); fusion, dual and itm by name
     epochs: int = 3
     batch_size: int = 256
     lr: float = 1e-3

@@ -25,7 +25,7 @@ from mmaudit import schema  # noqa: E402
 from mmaudit.devices import pick_device  # noqa: E402
 from mmaudit.features import dims_of, open_store, product_features  # noqa: E402
 from mmaudit.models import store  # noqa: E402
-from mmaudit.models.attributes import AttributeHeads, encode_values, photo_inputs  # noqa: E402
+from mmaudit.models.attributes import AttributeHeads, encode_values, input_sizes, photo_inputs  # noqa: E402
 from mmaudit.score import CHUNK, Judge, candidates, combine, one_exchange_each, robust_scales, score_chunk  # noqa: E402
 
 
@@ -66,7 +66,7 @@ def main() -> None:
     classes = saved.config["attributes"]
     codes = {name: encode_values(products[name], values)[0] for name, values in classes.items()}
     torch.manual_seed(0)
-    heads = AttributeHeads.for_features(x.shape[1], {name: len(v) for name, v in classes.items()}, dims_of(feats))
+    heads = AttributeHeads(input_sizes(x), {name: len(v) for name, v in classes.items()}, dims_of(feats))
     judge.log_probs = heads.fit(x, codes, 40, 0).log_probs(x)
     print("| in fold (trained on every product) | %.3f | %.3f |" % evaluate(judge, feats, truth), flush=True)
 

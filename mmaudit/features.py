@@ -22,11 +22,12 @@ from .backbones import Backbone
 from .config import EngineConfig
 from .errors import MMAuditError
 from .files import atomic_path
-from .images import ImageProblem, light_background, load_rgb
+from .images import ImageProblem, light_background, load_rgb, product_view
 from .progress import bar, log
 
-PHOTO_ARRAYS = ("pooled", "regions", "colour", "palette", "detail")  # detail only from backbones that give it
-PHOTO_KIND = "photo-v3"  # bump when the photo arrays change, so old caches are recomputed, never misread
+VIEW_ARRAYS = ("pooled", "colour", "palette", "detail")  # what is kept of each view; detail only from backbones that give it
+PHOTO_ARRAYS = ("regions", *VIEW_ARRAYS, *(f"product_{name}" for name in VIEW_ARRAYS))  # the whole photo, then the product view
+PHOTO_KIND = "photo-v4"  # bump when the photo arrays change, so old caches are recomputed, never misread
 TEXT_ARRAYS = ("pooled", "tokens", "mask", "ids")  # ids only from backbones that give them
 SHARD_SIZE = 512  # features per cache file: the unit a crashed run redoes
 EXTRACT_BATCH = 8  # photos/s peak at 8 on 2 cores, texts/s within 5% of their best (BENCHMARKS.md, bench/features_speed.py)
@@ -83,12 +84,21 @@ def photo_arrays(backbone: Backbone, paths: list[str]) -> tuple[list[int], dict[
 
 
 def image_arrays(backbone: Backbone, images: list[Image.Image]) -> dict[str, np.ndarray]:
-    """The cache's arrays of decoded photos."""
-    out = backbone.encode_photos(images)
-    colour = np.stack([colour_stats(im, out.regions.shape[1]) for im in images])
-    arrays = {"pooled": out.pooled.astype(np.float32), "regions": out.regions.astype(np.float16), "colour": colour,
+    """The cache's arrays of decoded photos: the whole photo's (with its region maps) and the product view's
+    (`images.product_view`), whose arrays are named product_*."""
+    products = [product_view(im) for im in images]
+    both = backbone.encode_photos(images + products)  # one batch: the two views of each photo
+    whole, product = slice(0, len(images)), slice(len(images), None)
+    arrays = {"regions": both.regions[whole].astype(np.float16)} | view_arrays(both, whole, images)
+    return arrays | {f"product_{name}": values for name, values in view_arrays(both, product, products).items()}
+
+
+def view_arrays(out, rows: slice, images: list[Image.Image]) -> dict[str, np.ndarray]:
+    """Pooled vector, colour per region, colour histogram and (where the backbone gives them) earlier stages of one
+    view: `rows` of the encoded batch `out`, whose photos are `images`."""
+    arrays = {"pooled": out.pooled[rows].astype(np.float32), "colour": np.stack([colour_stats(im, out.regions.shape[1]) for im in images]),
               "palette": np.stack([palette(im) for im in images])}
-    return arrays | ({"detail": out.detail.astype(np.float16)} if out.detail is not None else {})
+    return arrays | ({"detail": out.detail[rows].astype(np.float16)} if out.detail is not None else {})
 
 
 def text_arrays(backbone: Backbone, texts: list[str]) -> dict[str, np.ndarray]:
@@ -224,7 +234,8 @@ def open_store(catalog_path: Path, backbone: str, cache_dir: str = "", engine: E
 
 def product_features(store: FeatureStore, products, batch_size: int = EXTRACT_BATCH) -> dict[str, np.ndarray]:
     """Photo and text features of catalog rows, in row order, computed where not cached:
-    photo (pooled), regions, colour, palette, detail (where the backbone gives it), text (pooled), tokens, mask, ids (likewise)."""
+    photo (pooled), regions, colour, palette, detail (where the backbone gives it), the same of the product view
+    (product_photo, product_colour, ...), text (pooled), tokens, mask, ids (likewise)."""
     failed = store.ensure_photos(dict(zip(products.image_sha256, products.image_path)), batch_size)
     if failed:
         detail = next(iter(failed.values()))
@@ -232,9 +243,10 @@ def product_features(store: FeatureStore, products, batch_size: int = EXTRACT_BA
     keys = [text_key(t) for t in products.text]
     store.ensure_texts(dict(zip(keys, products.text)), batch_size)
     photo, text = store.load(PHOTO_KIND, list(products.image_sha256)), store.load("text", keys)
-    feats = {"photo": photo["pooled"], "regions": photo["regions"], "colour": photo["colour"], "palette": photo["palette"],
-             "text": text["pooled"], "tokens": text["tokens"], "mask": text["mask"]}
-    optional = {"detail": photo.get("detail"), "ids": text.get("ids")}  # only from backbones that give them
+    feats = {"regions": photo["regions"], "text": text["pooled"], "tokens": text["tokens"], "mask": text["mask"]}
+    for view in ("", "product_"):
+        feats |= {f"{view}photo": photo[f"{view}pooled"], f"{view}colour": photo[f"{view}colour"], f"{view}palette": photo[f"{view}palette"]}
+    optional = {"detail": photo.get("detail"), "product_detail": photo.get("product_detail"), "ids": text.get("ids")}  # only from backbones that give them
     return feats | {name: values for name, values in optional.items() if values is not None}
 
 

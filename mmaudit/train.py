@@ -26,7 +26,7 @@ from .files import atomic_path
 from .features import dims_of, open_store, product_features
 from .metrics import average_precision, fit_logistic, sigmoid, threshold_for_precision
 from .models import store
-from .models.attributes import AttributeHeads, claim_costs, encode_values, out_of_fold_log_probs, photo_inputs
+from .models.attributes import AttributeHeads, claim_costs, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of
 from .devices import pick_device
 from .progress import bar, log
 
@@ -192,7 +192,7 @@ def fit_pair_models(config: TrainConfig, settings: dict, dims: dict, feats: dict
     return fold_models, histories, val_logits
 
 
-def fit_heads(config: TrainConfig, photo_x: np.ndarray, dims: dict, encoded: dict, product_folds: np.ndarray,
+def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, encoded: dict, product_folds: np.ndarray,
               left_out: np.ndarray) -> list[AttributeHeads]:
     """Per fold, photo classifiers of the attribute columns trained on the other folds' products, except `left_out`
     (photo_x: `photo_inputs`; dims: `dims_of` the features, which say where the tower's vector and earlier stages lie)."""
@@ -200,13 +200,13 @@ def fit_heads(config: TrainConfig, photo_x: np.ndarray, dims: dict, encoded: dic
     for fold in range(int(product_folds.max()) + 1):
         train_products = np.setdiff1d(np.flatnonzero(product_folds != fold), left_out)
         torch.manual_seed(config.seed + fold)
-        heads.append(AttributeHeads.for_features(photo_x.shape[1], {a: len(c) for a, (_, c) in encoded.items()}, dims).fit(
-            photo_x[train_products], {a: codes[train_products] for a, (codes, _) in encoded.items()},
+        heads.append(AttributeHeads(input_sizes(photo_x), {a: len(c) for a, (_, c) in encoded.items()}, dims).fit(
+            rows_of(photo_x, train_products), {a: codes[train_products] for a, (codes, _) in encoded.items()},
             config.attribute_epochs, config.seed + fold))
     return heads
 
 
-def stack_round(heads: list[AttributeHeads], encoded: dict, photo_x: np.ndarray, product_folds: np.ndarray,
+def stack_round(heads: list[AttributeHeads], encoded: dict, photo_x: dict[str, np.ndarray], product_folds: np.ndarray,
                 val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray) -> dict:
     """Out-of-fold claim costs of every pair, stacked with the pair model's logits twice: on every pair (the
     exchange weighting: tells a product's photo from its look-alikes') and on the positives and `fit_pairs`
@@ -277,7 +277,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
                "stacked_val_ap": average_precision(labels, stacked), "fit_val_ap": result["fit_val_ap"], "attribute_accuracy_out_of_fold": attribute_accuracy,
                "pairs": int(len(pairs)), "train_seconds": time.perf_counter() - start}
     model_config = {"model": config.model, "backbone": settings["backbone"], "settings": settings,
-                    "dims": dims, "folds": folds, "pairs_settings": made_by, "attribute_inputs": int(photo_x.shape[1]),
+                    "dims": dims, "folds": folds, "pairs_settings": made_by, "attribute_inputs": input_sizes(photo_x),
                     "attributes": {a: classes for a, (_, classes) in encoded.items()}}
     path = store.save(Path(out), model_config, fold_models, result["heads"], product_fold, calibration, metrics)
     shutil.rmtree(checkpoints, ignore_errors=True)

@@ -9,7 +9,7 @@ import time
 
 from mmaudit import features, score, train
 
-from .tiny_backbone import TinyBackbone, register
+from .tiny_backbone import register
 
 SHARD, CHUNK = 16, 32
 
@@ -30,7 +30,7 @@ def wrap(function, describe):
 
 def main() -> None:
     register()
-    TinyBackbone.encode_photos = wrap(TinyBackbone.encode_photos, lambda self, images: f"photos {len(images)}")
+    features.image_arrays = wrap(features.image_arrays, lambda backbone, images: f"photos {len(images)}")
     features.SHARD_SIZE = SHARD
     score.CHUNK = CHUNK
     score.score_chunk = wrap(score.score_chunk, lambda judge, rows, *rest: f"chunk {rows[0]}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mmaudit.models.attributes import TOWER_COMPONENTS, AttributeHeads
+from mmaudit.models.attributes import TOWER_COMPONENTS, AttributeHeads, ViewHeads
 
 
 def test_heads_learn_from_fewer_photos_than_tower_directions():
@@ -16,7 +16,7 @@ def test_heads_learn_from_fewer_photos_than_tower_directions():
     labels = np.arange(photos) % 2
     x = rng.normal(size=(photos, tower + 6 + detail)).astype(np.float32)
     x[:, tower] += 3 * labels  # one colour input tells the two classes apart
-    heads = AttributeHeads(x.shape[1], {"colour": 2}, tower=tower, detail=detail).fit(x, {"colour": labels}, epochs=60, seed=0)
+    heads = ViewHeads(x.shape[1], {"colour": 2}, tower=tower, detail=detail).fit(x, {"colour": labels}, epochs=60, seed=0)
     log_p = heads.log_probs(x)["colour"]
     assert np.isfinite(log_p).all()
     assert (log_p.argmax(1) == labels).mean() > 0.9
@@ -31,9 +31,23 @@ def test_members_differ_and_their_probabilities_are_averaged():
     labels = np.arange(200) % 3
     x = rng.normal(size=(200, 8)).astype(np.float32)
     x[:, 0] += 2 * labels
-    heads = AttributeHeads(x.shape[1], {"colour": 3}, members=3).fit(x, {"colour": labels}, epochs=5, seed=0)
+    heads = ViewHeads(x.shape[1], {"colour": 3}, members=3).fit(x, {"colour": labels}, epochs=5, seed=0)
     z = heads.standardized(torch.from_numpy(x))
     with torch.no_grad():
-        each = [AttributeHeads.member_log_probs(m, z)["colour"].exp().numpy() for m in heads.members]
+        each = [ViewHeads.member_log_probs(m, z)["colour"].exp().numpy() for m in heads.members]
     assert not np.allclose(each[0], each[1], atol=1e-3)
     np.testing.assert_allclose(np.exp(heads.log_probs(x)["colour"]), np.mean(each, 0), rtol=1e-4, atol=1e-6)
+
+
+def test_views_are_read_by_their_own_members_and_averaged():
+    """One set of members per view of the photo, each trained on its view's inputs only; the heads' answer is the
+    mean probability over every member of every view, so a view that sees the label lifts the answer."""
+    rng = np.random.default_rng(2)
+    labels = np.arange(300) % 2
+    x = {"whole": rng.normal(size=(300, 6)).astype(np.float32), "product": rng.normal(size=(300, 9)).astype(np.float32)}
+    x["product"][:, 0] += 4 * labels  # only the product view shows the label
+    heads = AttributeHeads({"whole": 6, "product": 9}, {"colour": 2}, {"photo": 0}).fit(x, {"colour": labels}, epochs=20, seed=0)
+    per_view = {name: np.exp(view.log_probs(x[name])["colour"]) for name, view in heads.views.items()}
+    assert (per_view["product"].argmax(1) == labels).mean() > 0.95 > (per_view["whole"].argmax(1) == labels).mean()
+    np.testing.assert_allclose(np.exp(heads.log_probs(x)["colour"]), (per_view["whole"] + per_view["product"]) / 2, rtol=1e-4, atol=1e-6)
+    assert (heads.log_probs(x)["colour"].argmax(1) == labels).mean() > 0.9

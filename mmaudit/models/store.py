@@ -16,8 +16,8 @@ from ..files import atomic_dir
 from . import build
 from .attributes import AttributeHeads
 
-FORMAT_VERSION = 4  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
-# 4: the attribute heads are an ensemble and read the photo tower's earlier stages (reduced)
+FORMAT_VERSION = 5  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
+# 4: the attribute heads are an ensemble and read the photo tower's earlier stages (reduced); 5: heads per view (whole, product)
 
 
 @dataclass
@@ -69,8 +69,8 @@ def load(path: Path) -> SavedModel:
         except RuntimeError as exc:
             raise ModelError(f"{path}: weights do not fit the {config['model']} architecture ({str(exc).splitlines()[0]}); retrain") from exc
         fold_models.append(model.eval())
-        attribute_heads = AttributeHeads.for_features(int(config["attribute_inputs"]),
-                                                      {a: len(c) for a, c in config.get("attributes", {}).items()}, config["dims"])
+        attribute_heads = AttributeHeads({view: int(size) for view, size in config["attribute_inputs"].items()},
+                                         {a: len(c) for a, c in config.get("attributes", {}).items()}, config["dims"])
         prefix = f"attr{f}."
         attribute_heads.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
         heads.append(attribute_heads.eval())

@@ -27,7 +27,7 @@ from .progress import bar, log
 
 VIEW_ARRAYS = ("pooled", "colour", "palette", "detail")  # what is kept of each view; detail only from backbones that give it
 PHOTO_ARRAYS = ("regions", *VIEW_ARRAYS, *(f"product_{name}" for name in VIEW_ARRAYS))  # the whole photo, then the product view
-PHOTO_KIND = "photo-v4"  # bump when the photo arrays change, so old caches are recomputed, never misread
+PHOTO_KIND = "photo-v5"  # bump when the photo arrays change, so old caches are recomputed, never misread
 TEXT_ARRAYS = ("pooled", "tokens", "mask", "ids")  # ids only from backbones that give them
 SHARD_SIZE = 512  # features per cache file: the unit a crashed run redoes
 EXTRACT_BATCH = 8  # photos/s peak at 8 on 2 cores, texts/s within 5% of their best (BENCHMARKS.md, bench/features_speed.py)
@@ -38,23 +38,40 @@ def text_key(text: str) -> str:
 
 
 def palette(image: Image.Image) -> np.ndarray:
-    """A colour histogram of the product's pixels (light, unsaturated background left out): 18 hues x 3
-    brightness levels, 3 saturation levels, 6 grey levels; square-rooted. Names like maroon / red or
-    navy / blue differ here more than in any tower trained for object labels."""
+    """Colour histograms of the product's pixels (light, unsaturated background left out), square-rooted, coarse then
+    fine. Coarse: 18 hues x 3 brightness levels, 3 saturation levels, 6 grey levels. Fine: 24 hues x 3 saturation
+    levels x 4 brightness levels and 8 grey levels, with pale tints (cream, beige) counted as colours, not greys.
+    Names like maroon / red, navy / blue or cream / white differ here more than in any tower trained for object labels
+    (the fine one: BENCHMARKS.md, eighth session)."""
     small = image.convert("RGB").resize((64, 64), Image.Resampling.BOX)
-    hsv = np.asarray(small.convert("HSV"), dtype=np.float32) / 255.0
-    h, s, v = (hsv[..., k].ravel() for k in range(3))
+    hsv = np.asarray(small.convert("HSV"), dtype=np.float32).reshape(-1, 3) / 255.0
     rgb = np.asarray(small, dtype=np.float32).reshape(-1, 3) / 255.0
     product = ~light_background(rgb.max(1), rgb.min(1))
     if product.mean() < 0.05:  # not a light background: use every pixel
         product[:] = True
-    h, s, v = h[product], s[product], v[product]
+    h, s, v = hsv[product].T
+    return np.concatenate([coarse_histogram(h, s, v), fine_histogram(h, s, v)])
+
+
+def coarse_histogram(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
     grey = s < 0.15
     hues = np.histogram2d(h[~grey] * 18 % 18, np.minimum(v[~grey] * 3, 2.999), bins=[18, 3], range=[[0, 18], [0, 3]])[0].ravel()
     saturation = np.histogram(np.minimum(s[~grey] * 3, 2.999), bins=3, range=(0, 3))[0]
     greys = np.histogram(v[grey], bins=6, range=(0, 1))[0]
-    hist = np.concatenate([hues, saturation, greys]).astype(np.float32)
-    return np.sqrt(hist / max(hist.sum(), 1.0)).astype(np.float16)
+    return normalized(np.concatenate([hues, saturation, greys]))
+
+
+def fine_histogram(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+    grey = s < 0.1
+    colours = np.column_stack([h[~grey] * 24 % 24, np.digitize(s[~grey], [0.35, 0.65]), np.minimum(v[~grey] * 4, 3.999)])
+    hues = np.histogramdd(colours, bins=[24, 3, 4], range=[[0, 24], [0, 3], [0, 4]])[0].ravel()
+    greys = np.histogram(v[grey], bins=8, range=(0, 1))[0]
+    return normalized(np.concatenate([hues, greys]))
+
+
+def normalized(counts: np.ndarray) -> np.ndarray:
+    counts = counts.astype(np.float32)
+    return np.sqrt(counts / max(counts.sum(), 1.0)).astype(np.float16)
 
 
 def colour_stats(image: Image.Image, regions: int) -> np.ndarray:

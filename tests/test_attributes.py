@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mmaudit.models.attributes import TOWER_COMPONENTS, AttributeHeads, ViewHeads
+from mmaudit.models.attributes import INPUT_LIMIT, TOWER_COMPONENTS, AttributeHeads, ViewHeads
 
 
 def test_heads_learn_from_fewer_photos_than_tower_directions():
@@ -51,3 +51,22 @@ def test_views_are_read_by_their_own_members_and_averaged():
     assert (per_view["product"].argmax(1) == labels).mean() > 0.95 > (per_view["whole"].argmax(1) == labels).mean()
     np.testing.assert_allclose(np.exp(heads.log_probs(x)["colour"]), (per_view["whole"] + per_view["product"]) / 2, rtol=1e-4, atol=1e-6)
     assert (heads.log_probs(x)["colour"].argmax(1) == labels).mean() > 0.9
+
+
+def test_an_input_the_training_photos_never_showed_is_not_read_with_confidence():
+    """A colour-histogram bin empty on every training photo but one has a spread near zero: a new photo with pixels
+    in it would stand hundreds of spreads away. Its standardized input is clipped, so the answer stays the one the
+    other inputs give."""
+    rng = np.random.default_rng(2)
+    labels = np.arange(300) % 2
+    x = rng.normal(size=(300, 6)).astype(np.float32)
+    x[:, 0] += 3 * labels
+    x[:, 5] = 0.0
+    x[0, 5] = 0.01  # the rare bin
+    heads = ViewHeads(x.shape[1], {"colour": 2}, members=1).fit(x, {"colour": labels}, epochs=20, seed=0)
+    new = x[:40].copy()
+    new[:, 5] = 0.5  # 50 times the one value seen in training
+    z = heads.standardized(torch.from_numpy(new))
+    assert z.abs().max() <= INPUT_LIMIT
+    agree = (heads.log_probs(new)["colour"].argmax(1) == heads.log_probs(x[:40])["colour"].argmax(1)).mean()
+    assert agree > 0.9

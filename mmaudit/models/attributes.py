@@ -56,12 +56,16 @@ def encode_values(values: pd.Series, classes: list[str] | None = None) -> tuple[
 
 TOWER_COMPONENTS = 128  # the tower vector's principal directions a head reads (measured: bench-out notes in BENCHMARKS.md)
 MEMBERS = 3  # classifiers per fold, each from its own seed, their probabilities averaged (BENCHMARKS.md, fifth session)
+INPUT_LIMIT = 5.0  # standardized inputs are clipped to +-this: a histogram bin almost always empty has a tiny spread,
+# and one photo with a few pixels in it would otherwise read tens of spreads away and be misread with confidence
+# (BENCHMARKS.md, eighth session: without it, the fine colour histogram took `hard` 10% from 0.800 to 0.373)
 
 
 class AttributeHeads(nn.Module):
     """Photo classifiers of the attribute columns, one `ViewHeads` per view of the photo, whose members' probabilities
     are averaged. The product view adds what a tower sees when the product fills the frame (BENCHMARKS.md, seventh
-    session: `hard` 10% 0.790 -> 0.806, against 0.793 for as many more members on the whole photo)."""
+    and eighth sessions: `hard` 10% 0.790 -> 0.800, `hardest` 10% 0.629 -> 0.656; in an experiment, 0.806 against 0.793 for
+    as many more members on the whole photo)."""
 
     def __init__(self, inputs: dict[str, int], classes: dict[str, int], dims: dict):
         super().__init__()
@@ -120,7 +124,7 @@ class ViewHeads(nn.Module):
         return torch.cat([(tower - self.tower_mean) @ self.tower_basis.T, rest, (detail - self.detail_mean) @ self.detail_basis.T], 1)
 
     def standardized(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.reduce(x) - self.mean) / self.scale
+        return ((self.reduce(x) - self.mean) / self.scale).clamp(-INPUT_LIMIT, INPUT_LIMIT)
 
     @staticmethod
     def member_log_probs(member: nn.ModuleDict, z: torch.Tensor) -> dict[str, torch.Tensor]:

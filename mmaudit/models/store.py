@@ -16,8 +16,9 @@ from ..files import atomic_dir
 from . import build
 from .attributes import AttributeHeads
 
-FORMAT_VERSION = 5  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
-# 4: the attribute heads are an ensemble and read the photo tower's earlier stages (reduced); 5: heads per view (whole, product)
+FORMAT_VERSION = 6  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
+# 4: the attribute heads are an ensemble and read the photo tower's earlier stages (reduced); 5: heads per view (whole, product);
+# 6: the heads clip their standardized inputs and read a fine colour histogram too
 
 
 @dataclass

@@ -25,8 +25,9 @@ from .files import atomic_path
 from .images import ImageProblem, light_background, load_rgb, product_view
 from .progress import bar, log
 
+VIEWS = {"whole": "", "product": "product_"}  # each photo as shot and its product cut out (`images.product_view`): view -> prefix of its arrays
 VIEW_ARRAYS = ("pooled", "colour", "palette", "detail")  # what is kept of each view; detail only from backbones that give it
-PHOTO_ARRAYS = ("regions", *VIEW_ARRAYS, *(f"product_{name}" for name in VIEW_ARRAYS))  # the whole photo, then the product view
+PHOTO_ARRAYS = ("regions", *(prefix + name for prefix in VIEWS.values() for name in VIEW_ARRAYS))
 PHOTO_KIND = "photo-v5"  # bump when the photo arrays change, so old caches are recomputed, never misread
 TEXT_ARRAYS = ("pooled", "tokens", "mask", "ids")  # ids only from backbones that give them
 SHARD_SIZE = 512  # features per cache file: the unit a crashed run redoes
@@ -107,7 +108,7 @@ def image_arrays(backbone: Backbone, images: list[Image.Image]) -> dict[str, np.
     both = backbone.encode_photos(images + products)  # one batch: the two views of each photo
     whole, product = slice(0, len(images)), slice(len(images), None)
     arrays = {"regions": both.regions[whole].astype(np.float16)} | view_arrays(both, whole, images)
-    return arrays | {f"product_{name}": values for name, values in view_arrays(both, product, products).items()}
+    return arrays | {VIEWS["product"] + name: values for name, values in view_arrays(both, product, products).items()}
 
 
 def view_arrays(out, rows: slice, images: list[Image.Image]) -> dict[str, np.ndarray]:
@@ -261,9 +262,10 @@ def product_features(store: FeatureStore, products, batch_size: int = EXTRACT_BA
     store.ensure_texts(dict(zip(keys, products.text)), batch_size)
     photo, text = store.load(PHOTO_KIND, list(products.image_sha256)), store.load("text", keys)
     feats = {"regions": photo["regions"], "text": text["pooled"], "tokens": text["tokens"], "mask": text["mask"]}
-    for view in ("", "product_"):
-        feats |= {f"{view}photo": photo[f"{view}pooled"], f"{view}colour": photo[f"{view}colour"], f"{view}palette": photo[f"{view}palette"]}
-    optional = {"detail": photo.get("detail"), "product_detail": photo.get("product_detail"), "ids": text.get("ids")}  # only from backbones that give them
+    optional = {"ids": text.get("ids")}  # only from backbones that give them, like detail
+    for prefix in VIEWS.values():
+        feats |= {f"{prefix}photo": photo[f"{prefix}pooled"], f"{prefix}colour": photo[f"{prefix}colour"], f"{prefix}palette": photo[f"{prefix}palette"]}
+        optional[f"{prefix}detail"] = photo.get(f"{prefix}detail")
     return feats | {name: values for name, values in optional.items() if values is not None}
 
 

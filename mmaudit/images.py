@@ -57,7 +57,7 @@ def product_view(image: Image.Image, margin: float = 0.06) -> Image.Image:
     box = [int(round(v)) for v in (cx - half, cy - half, cx + half, cy + half)]
     out = Image.new("RGB", (box[2] - box[0], box[3] - box[1]), (255, 255, 255))
     inside = (max(box[0], 0), max(box[1], 0), min(box[2], image.width), min(box[3], image.height))
-    out.paste(image.convert("RGB").crop(inside), (inside[0] - box[0], inside[1] - box[1]))
+    out.paste(image.crop(inside).convert("RGB"), (inside[0] - box[0], inside[1] - box[1]))  # the crop, not the photo, converted
     return out
 
 

@@ -14,10 +14,11 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..features import VIEWS
+
 MIN_EXAMPLES = 3  # rarer values are pooled into one "other" class
 
 
-VIEWS = {"whole": "", "product": "product_"}  # view -> prefix of its features (`features.product_features`)
 
 
 def photo_inputs(feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

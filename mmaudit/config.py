@@ -70,6 +70,7 @@ class TrainConfig:
 class ScoreConfig:
     threshold: float | None = None
     candidates: int = 10
+    far_candidates: int = 3  # partners searched anywhere in the catalog for products whose photo misfits (0: off)
     simulated_swaps: int = 2000
     batch_size: int = 512
     device: str = ""

@@ -63,6 +63,7 @@ def test_an_input_the_training_photos_never_showed_is_not_read_with_confidence()
     x[:, 0] += 3 * labels
     x[:, 5] = 0.0
     x[0, 5] = 0.01  # the rare bin
+    torch.manual_seed(0)  # the initial weights, as `train` seeds them: an input at the clip can still move an answer
     heads = ViewHeads(x.shape[1], {"colour": 2}, members=1).fit(x, {"colour": labels}, epochs=20, seed=0)
     new = x[:40].copy()
     new[:, 5] = 0.5  # 50 times the one value seen in training

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mmaudit.score import exchange_gain, one_exchange_each, robust_scales
+from mmaudit.score import Judge, exchange_gain, far_candidates, one_exchange_each, robust_scales, with_far_candidates
 
 
 def _scored(edges: dict[int, list[tuple[int, float]]], n: int) -> pd.DataFrame:
@@ -57,3 +57,66 @@ def test_a_skewed_signal_is_scaled_by_both_sides_of_its_centre():
     (fit_centre, fit_spread), (gain_centre, gain_spread) = robust_scales(fit, gain)
     assert abs(fit_spread - 2) < 0.1 and abs(fit_centre) < 0.1
     assert gain_spread > 0.4
+
+
+def _judge(log_probs: dict[str, np.ndarray], codes: dict[str, np.ndarray], weights: list[float]) -> Judge:
+    """A judge of given out-of-fold log-probabilities and stated values, with a pair model that says nothing."""
+    judge = object.__new__(Judge)
+    judge.classes = {name: [f"value {k}" for k in range(p.shape[1])] for name, p in log_probs.items()}
+    judge.log_probs, judge.codes = log_probs, codes
+    judge.weighting = {kind: (np.array([1.0, *weights]), -1.0) for kind in ("exchange", "fit")}
+    judge.pair_model_logits = lambda text_rows, photo_rows: np.zeros(len(text_rows))
+    return judge
+
+
+def _catalog(shows: dict[str, np.ndarray], states: dict[str, np.ndarray], clear: list[int] = ()) -> Judge:
+    """Photos read right with 80-95% confidence (98% for the `clear` ones); `shows` what each photo shows, `states`
+    what each text says."""
+    rng = np.random.default_rng(0)
+    log_probs = {}
+    for name, values in shows.items():
+        classes = int(max(values.max(), states[name].max())) + 1
+        sure = rng.uniform(0.8, 0.95, len(values))
+        sure[list(clear)] = 0.98
+        p = np.tile(((1 - sure) / (classes - 1))[:, None], (1, classes))
+        p[np.arange(len(values)), values] = sure
+        log_probs[name] = np.log(p).astype(np.float32)
+    return _judge(log_probs, states, [1.0] * len(shows))
+
+
+def test_the_exchange_vectors_give_the_heads_part_of_every_gain():
+    rng = np.random.default_rng(1)
+    shows = {"colour": rng.integers(0, 5, 12), "type": rng.integers(0, 3, 12)}
+    states = {"colour": rng.integers(0, 5, 12), "type": np.where(rng.random(12) < 0.3, -1, rng.integers(0, 3, 12))}  # -1: not stated
+    judge = _catalog(shows, states)
+    rows = np.arange(12)
+    own = judge.logits(rows, rows)
+    queries, keys = judge.exchange_vectors(own)
+    i, j = np.meshgrid(rows, rows, indexing="ij")
+    gain = exchange_gain(own[i.ravel()], own[j.ravel()], judge.logits(i.ravel(), j.ravel()), judge.logits(j.ravel(), i.ravel()))
+    np.testing.assert_allclose(queries @ keys.T, gain.reshape(12, 12) - own[:, None], rtol=1e-5, atol=1e-5)
+
+
+def test_a_photo_exchanged_with_an_unrelated_product_finds_its_partner_anywhere():
+    """Two products far apart exchanged photos; a third shows a photo no product's text asks for. Each of the two is
+    given the other; the third is given no one (an exchange that leaves either product misfitting is no fix), nor is
+    any product whose photo fits."""
+    colour, kind = np.arange(40) % 8, np.arange(40) % 5
+    shows, states = {"colour": colour.copy(), "type": kind.copy()}, {"colour": colour, "type": kind}
+    for name in shows:
+        shows[name][[3, 36]] = shows[name][[36, 3]]
+    shows["colour"][20], shows["type"][20] = 9, 6  # nobody states these
+    judge = _catalog(shows, states, clear=[3, 36])
+    rows = np.arange(40)
+    own = judge.logits(rows, rows)
+    far = far_candidates(judge, own, own, count=3)
+    assert 36 in far[3] and 3 in far[36]
+    assert (far[20] < 0).all()
+    assert (far[np.setdiff1d(rows, [3, 36, 20])] < 0).all()
+    assert (far_candidates(judge, own, own, count=0) < 0).all()
+
+
+def test_far_candidates_already_among_the_look_alikes_are_not_repeated():
+    near = np.array([[1, 2, -1], [0, 2, -1], [0, 1, -1]])
+    far = np.array([[2, 5], [-1, -1], [4, 1]])
+    assert with_far_candidates(near, far).tolist() == [[1, 2, -1, -1, 5], [0, 2, -1, -1, -1], [0, 1, -1, 4, -1]]

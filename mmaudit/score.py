@@ -84,21 +84,21 @@ class Judge:
         """Mismatch logits in the exchange weighting."""
         return self.weigh(self.columns(text_rows, photo_rows))
 
-    def exchange_vectors(self, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(queries, keys) whose inner product q_i . k_j is the attribute heads' part of the gain of exchanging rows i
-        and j, less own_i: each text's stated values (one-hot, weighed as in the exchange weighting) read against the
-        other photo's log-probabilities, both ways, plus own_j. The pair model's part is left out: this only finds
-        candidates, which the whole judge then scores."""
+    def exchange_vectors(self, rows: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(queries, keys) of `rows` whose inner product q_i . k_j is the attribute heads' part of the gain of exchanging
+        i and j, less own_i (own: every row's own logit): each text's stated values (one-hot, weighed as in the exchange
+        weighting) read against the other photo's log-probabilities, both ways, plus own_j. The pair model's part is
+        left out: this only finds candidates, which the whole judge then scores."""
         weights, bias = self.weighting["exchange"][0][1:], self.weighting["exchange"][1]
-        log_p = np.concatenate([self.log_probs[name] for name in self.classes], 1).astype(np.float32)
+        log_p = np.concatenate([self.log_probs[name][rows] for name in self.classes], 1).astype(np.float32)
         stated = np.zeros_like(log_p)
         offset = 0
         for weight, (name, codes) in zip(weights, self.codes.items()):
-            known = np.flatnonzero(codes >= 0)
-            stated[known, offset + codes[known]] = weight
+            known = np.flatnonzero(codes[rows] >= 0)
+            stated[known, offset + codes[rows][known]] = weight
             offset += self.log_probs[name].shape[1]
-        ones = np.ones((len(own), 1), dtype=np.float32)
-        return np.hstack([stated, log_p, ones]), np.hstack([log_p, stated, (own[:, None] - 2 * bias).astype(np.float32)])
+        ones = np.ones((len(rows), 1), dtype=np.float32)
+        return np.hstack([stated, log_p, ones]), np.hstack([log_p, stated, (own[rows, None] - 2 * bias).astype(np.float32)])
 
     def contradictions(self, rows: np.ndarray) -> list[str]:
         """For each row, the stated attribute its own photo contradicts most, in words ("" when none does)."""
@@ -163,14 +163,14 @@ def far_candidates(judge: Judge, own: np.ndarray, fit: np.ndarray, count: int) -
     spreads above the median) are searched, among each other, for the exchanges the attribute heads like best
     (`Judge.exchange_vectors`, one FAISS inner-product search). A partner found is kept only when, exchanged, both
     products fit at least as well as the catalog's median product fits its own photo: the best of thousands of
-    exchanges is otherwise often a chance one (kept anyway, `hard` 2% lost 0.615 -> 0.536)."""
+    exchanges is otherwise often a chance one (without this rule, `hard` 2% fell from 0.615 to 0.536)."""
     out = np.full((len(own), count), -1, dtype=np.int64)
-    (centre, spread), _ = robust_scales(fit, fit)
+    centre, spread = robust_scale(fit)
     misfits = np.flatnonzero((fit - centre) / spread > MISFIT_Z)
     if count <= 0 or len(misfits) < 2 or not judge.classes:
         return out
-    queries, keys = judge.exchange_vectors(own)
-    _, found = search(build_index(keys[misfits]), queries[misfits], count + 1)
+    queries, keys = judge.exchange_vectors(misfits, own)
+    _, found = search(build_index(keys), queries, count + 1)
     rows = np.repeat(misfits, found.shape[1])
     partners = np.where(found >= 0, misfits[found.clip(0)], -1).ravel()
     usable = (partners >= 0) & (partners != rows)
@@ -277,13 +277,15 @@ def robust_scales(pair_logit: np.ndarray, gain: np.ndarray) -> list[tuple[float,
     with no good exchange) and their upper quartile far from it. The median absolute deviation, used before, followed
     the narrow side, so the gain's weight in the sum changed from catalog to catalog (`random` 2%: 0.760 -> 0.823,
     BENCHMARKS.md, fifth session)."""
-    out = []
-    for values in (pair_logit, gain):
-        finite = values[np.isfinite(values)]
-        centre = float(np.median(finite)) if len(finite) else 0.0
-        spread = float(np.subtract(*np.percentile(finite, [75, 25])) / 1.349) if len(finite) else 1.0
-        out.append((centre, max(spread, 1e-6)))
-    return out
+    return [robust_scale(pair_logit), robust_scale(gain)]
+
+
+def robust_scale(values: np.ndarray) -> tuple[float, float]:
+    """Median and interquartile range / 1.349 of the finite values."""
+    finite = values[np.isfinite(values)]
+    centre = float(np.median(finite)) if len(finite) else 0.0
+    spread = float(np.subtract(*np.percentile(finite, [75, 25])) / 1.349) if len(finite) else 1.0
+    return centre, max(spread, 1e-6)
 
 
 def combine(pair_logit: np.ndarray, gain: np.ndarray, scales: list[tuple[float, float]]) -> np.ndarray:

@@ -91,7 +91,7 @@ def test_the_exchange_vectors_give_the_heads_part_of_every_gain():
     judge = _catalog(shows, states)
     rows = np.arange(12)
     own = judge.logits(rows, rows)
-    queries, keys = judge.exchange_vectors(own)
+    queries, keys = judge.exchange_vectors(rows, own)
     i, j = np.meshgrid(rows, rows, indexing="ij")
     gain = exchange_gain(own[i.ravel()], own[j.ravel()], judge.logits(i.ravel(), j.ravel()), judge.logits(j.ravel(), i.ravel()))
     np.testing.assert_allclose(queries @ keys.T, gain.reshape(12, 12) - own[:, None], rtol=1e-5, atol=1e-5)

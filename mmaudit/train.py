@@ -26,7 +26,8 @@ from .files import atomic_path
 from .features import dims_of, open_store, product_features
 from .metrics import average_precision, fit_logistic, sigmoid, threshold_for_precision
 from .models import store
-from .models.attributes import AttributeHeads, claim_costs, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of
+from .models.attributes import (AttributeHeads, claim_costs, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of,
+                                softened)
 from .devices import pick_device
 from .progress import bar, log
 
@@ -207,13 +208,13 @@ def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, e
 
 
 def stack_round(heads: list[AttributeHeads], encoded: dict, photo_x: dict[str, np.ndarray], product_folds: np.ndarray,
-                val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray) -> dict:
-    """Out-of-fold claim costs of every pair, stacked with the pair model's logits twice: on every pair (the
-    exchange weighting: tells a product's photo from its look-alikes') and on the positives and `fit_pairs`
-    (the fit weighting: does this photo belong to this text at all)."""
+                val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray, temperature: float = 1.0) -> dict:
+    """Out-of-fold claim costs of every pair (the heads read at `temperature`), stacked with the pair model's logits
+    twice: on every pair (the exchange weighting: tells a product's photo from its look-alikes') and on the positives
+    and `fit_pairs` (the fit weighting: does this photo belong to this text at all)."""
     t_rows, p_rows, labels = rows
     log_probs = out_of_fold_log_probs(heads, product_folds, photo_x)
-    costs = claim_costs(log_probs, {a: codes for a, (codes, _) in encoded.items()}, t_rows, p_rows)
+    costs = claim_costs(softened(log_probs, temperature), {a: codes for a, (codes, _) in encoded.items()}, t_rows, p_rows)
     weights, bias = stack(val_logits, costs, labels.astype(np.float64))
     fit = fit_pairs | (labels == 0)
     fit_weights, fit_bias = stack(val_logits[fit], costs[fit], labels[fit].astype(np.float64))
@@ -257,13 +258,13 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     folds_of = product_fold.fold.to_numpy()
     fold_models, histories, val_logits = fit_pair_models(config, settings, dims, feats, pairs, rows, folds_of, device, checkpoints)
     result = stack_round(fit_heads(config, photo_x, dims, encoded, folds_of, np.zeros(0, dtype=np.int64)), encoded, photo_x, folds_of,
-                         val_logits, rows, fit_pairs)
+                         val_logits, rows, fit_pairs, config.attribute_temperature)
     rounds = [{"left_out": 0, "stacked_val_ap": average_precision(labels, result["stacked"])}]
     if config.leave_out_suspicious > 0 and encoded:  # robustness: the catalog's likeliest errors do not teach the heads again
         left_out = suspicious_products(result["stacked"], pairs, t_rows, config.leave_out_suspicious)
         log.info("attribute heads: leaving out the %d most suspicious products and training again", len(left_out))
         result = stack_round(fit_heads(config, photo_x, dims, encoded, folds_of, left_out), encoded, photo_x, folds_of, val_logits, rows,
-                             fit_pairs)
+                             fit_pairs, config.attribute_temperature)
         rounds.append({"left_out": int(len(left_out)), "stacked_val_ap": average_precision(labels, result["stacked"])})
     stacked, weights, bias = result["stacked"], result["weights"], result["bias"]
     probs = sigmoid(stacked)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mmaudit.models.attributes import INPUT_LIMIT, TOWER_COMPONENTS, AttributeHeads, ViewHeads
+from mmaudit.models.attributes import INPUT_LIMIT, TOWER_COMPONENTS, AttributeHeads, ViewHeads, softened
 
 
 def test_heads_learn_from_fewer_photos_than_tower_directions():
@@ -71,3 +71,13 @@ def test_an_input_the_training_photos_never_showed_is_not_read_with_confidence()
     assert z.abs().max() <= INPUT_LIMIT
     agree = (heads.log_probs(new)["colour"].argmax(1) == heads.log_probs(x[:40])["colour"].argmax(1)).mean()
     assert agree > 0.9
+
+
+def test_a_temperature_softens_the_heads_without_changing_what_a_photo_reads_as():
+    rng = np.random.default_rng(0)
+    log_p = torch.log_softmax(torch.from_numpy(rng.normal(0, 3, (50, 6))), 1).numpy().astype(np.float32)
+    assert softened({"colour": log_p}, 1.0)["colour"] is log_p
+    soft = softened({"colour": log_p}, 2.0)["colour"]
+    np.testing.assert_allclose(np.exp(soft).sum(1), 1.0, rtol=1e-5)
+    assert (soft.argmax(1) == log_p.argmax(1)).all()
+    assert (soft.max(1) < log_p.max(1)).all()

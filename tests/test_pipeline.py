@@ -219,3 +219,20 @@ def test_the_saved_model_weighs_each_claim_as_train_fitted_it(pipeline):
     fit = pairs.kind.isin(["positive", "random"]).to_numpy()
     columns = judge.columns(pairs.text_product_id.map(row).to_numpy()[fit], pairs.photo_product_id.map(row).to_numpy()[fit])
     assert average_precision(pairs.label.to_numpy()[fit], judge.weigh(columns, "fit")) == pytest.approx(trained["fit_val_ap"], abs=1e-6)
+
+
+def test_a_temperature_set_in_train_is_the_one_score_reads_the_heads_at(pipeline, tmp_path):
+    invoke("train", pipeline["pairs"], "-o", tmp_path / "m", "--set", "train.attribute_temperature=2")
+    saved = store.load(tmp_path / "m")
+    assert saved.config["settings"]["attribute_temperature"] == 2.0
+    products = schema.ok_products(schema.read(pipeline["catalog"], "catalog"), pipeline["catalog"])
+    pairs_settings = meta(pipeline["pairs"])
+    feats = product_features(open_store(pipeline["catalog"], pairs_settings["backbone"], pairs_settings["cache_dir"]), products)
+    judge = score.Judge(saved, feats, products, torch.device("cpu"), 256)
+    name = next(iter(judge.classes))
+    assert (judge.log_probs[name].max(1) < judge.read[name].max(1)).all()  # softer than what the photo reads as
+    pairs = pd.read_parquet(pipeline["pairs"])
+    row = {pid: i for i, pid in enumerate(products.product_id)}
+    logits = judge.logits(pairs.text_product_id.map(row).to_numpy(), pairs.photo_product_id.map(row).to_numpy())
+    trained = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert average_precision(pairs.label.to_numpy(), logits) == pytest.approx(trained["stacked_val_ap"], abs=1e-6)

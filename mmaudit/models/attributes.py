@@ -202,6 +202,18 @@ def claim_costs(log_probs: dict[str, np.ndarray], codes: dict[str, np.ndarray], 
     return out
 
 
+def softened(log_probs: dict[str, np.ndarray], temperature: float) -> dict[str, np.ndarray]:
+    """Each column's log-probabilities at a temperature: log_softmax(log p / T). T > 1 makes a confident reading cost a
+    claim less, without changing which value a photo reads as (BENCHMARKS.md, tenth session)."""
+    if temperature == 1.0:
+        return log_probs
+    out = {}
+    for name, values in log_probs.items():
+        scaled = values.astype(np.float64) / temperature
+        out[name] = (scaled - np.logaddexp.reduce(scaled, axis=1, keepdims=True)).astype(np.float32)
+    return out
+
+
 def out_of_fold_log_probs(fold_heads: list[AttributeHeads], product_folds: np.ndarray, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each product's photo read by the heads of the fold it was held out in (all folds averaged for a new product)."""
     out: dict[str, np.ndarray] = {}

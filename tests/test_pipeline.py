@@ -201,15 +201,20 @@ def test_an_unknown_engine_is_refused_not_run_locally(pipeline, tmp_path):
     assert not (tmp_path / "s.parquet").exists()
 
 
+def judge_of(pipeline, saved: store.SavedModel) -> tuple[score.Judge, pd.DataFrame]:
+    """The judge `score` builds for the pipeline's catalog with a saved model, and the products it judges."""
+    products = schema.ok_products(schema.read(pipeline["catalog"], "catalog"), pipeline["catalog"])
+    pairs_settings = meta(pipeline["pairs"])
+    feats = product_features(open_store(pipeline["catalog"], pairs_settings["backbone"], pairs_settings["cache_dir"]), products)
+    return score.Judge(saved, feats, products, torch.device("cpu"), 256), products
+
+
 def test_the_saved_model_weighs_each_claim_as_train_fitted_it(pipeline):
     # config.json lists the attribute columns sorted; the demo's (colour, shape, size, pattern) are not, so a
     # judge that took the weights in the file's order would weigh the colour claim as another column's
     saved = store.load(pipeline["model"])
     assert saved.calibration["columns"][1:] != sorted(saved.calibration["columns"][1:])
-    products = schema.ok_products(schema.read(pipeline["catalog"], "catalog"), pipeline["catalog"])
-    pairs_settings = meta(pipeline["pairs"])
-    feats = product_features(open_store(pipeline["catalog"], pairs_settings["backbone"], pairs_settings["cache_dir"]), products)
-    judge = score.Judge(saved, feats, products, torch.device("cpu"), 256)
+    judge, products = judge_of(pipeline, saved)
     pairs = pd.read_parquet(pipeline["pairs"])
     row = {pid: i for i, pid in enumerate(products.product_id)}
     logits = judge.logits(pairs.text_product_id.map(row).to_numpy(), pairs.photo_product_id.map(row).to_numpy())
@@ -225,10 +230,7 @@ def test_a_temperature_set_in_train_is_the_one_score_reads_the_heads_at(pipeline
     invoke("train", pipeline["pairs"], "-o", tmp_path / "m", "--set", "train.attribute_temperature=2")
     saved = store.load(tmp_path / "m")
     assert saved.config["settings"]["attribute_temperature"] == 2.0
-    products = schema.ok_products(schema.read(pipeline["catalog"], "catalog"), pipeline["catalog"])
-    pairs_settings = meta(pipeline["pairs"])
-    feats = product_features(open_store(pipeline["catalog"], pairs_settings["backbone"], pairs_settings["cache_dir"]), products)
-    judge = score.Judge(saved, feats, products, torch.device("cpu"), 256)
+    judge, products = judge_of(pipeline, saved)
     name = next(iter(judge.classes))
     assert (judge.log_probs[name].max(1) < judge.read[name].max(1)).all()  # softer than what the photo reads as
     pairs = pd.read_parquet(pipeline["pairs"])

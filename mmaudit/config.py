@@ -61,7 +61,7 @@ class TrainConfig:
     seed: int = 0
     attribute_cols: list[str] = field(default_factory=lambda: ["auto"])  # auto: the catalog's categorical columns; none: off
     attribute_epochs: int = 40
-    attribute_temperature: float = 1.0  # the heads' log-probabilities are read at this temperature (> 1: softer)
+    exchange_temperature: float = 2.0  # the exchange weighting is fitted on the heads read this much softer (1: as they are)
     leave_out_suspicious: float = 0.1  # robustness: retrain without this fraction of the worst-fitting products (0: one round)
     max_text_tokens: int = 16  # the whole-text token + the first 15 (the title); cost grows with it (bench/train_speed.py)
     device: str = ""  # empty: cuda when visible, else cpu

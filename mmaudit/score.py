@@ -29,7 +29,7 @@ from .config import EngineConfig, ScoreConfig, as_dict
 from .features import open_store, product_features
 from .files import write_table
 from .metrics import fit_logistic, sigmoid, threshold_for_precision
-from .models.attributes import claim_costs, encode_values, out_of_fold_log_probs, photo_inputs, softened
+from .models.attributes import claim_costs, encode_values, out_of_fold_log_probs, photo_inputs
 from .models import store
 from .neighbours import build_index, search
 from .devices import pick_device
@@ -57,8 +57,7 @@ class Judge:
         missing = [a for a in self.classes if a not in products.columns]
         if missing:
             log.warning("catalog has no column(s) %s: those claims are not checked", missing)
-        self.read = out_of_fold_log_probs(saved.heads, self.fold, photo_inputs(feats))  # what each photo reads as
-        self.log_probs = softened(self.read, float(saved.config.get("settings", {}).get("attribute_temperature", 1.0)))  # as train weighed them
+        self.log_probs = out_of_fold_log_probs(saved.heads, self.fold, photo_inputs(feats))
         self.codes = {a: encode_values(products[a], classes)[0] if a in products.columns else np.full(len(products), -1)
                       for a, classes in self.classes.items()}
 
@@ -113,9 +112,9 @@ class Judge:
             if row_costs[k] < 1.0:  # the photo does not clearly disagree with any claim
                 out.append("")
                 continue
-            seen = int(self.read[name][r].argmax())
+            seen = int(self.log_probs[name][r].argmax())
             out.append(f"{name}: text says {self.classes[name][self.codes[name][r]]}, photo looks "
-                       f"{self.classes[name][seen]} ({np.exp(self.read[name][r, seen]):.0%})")
+                       f"{self.classes[name][seen]} ({np.exp(self.log_probs[name][r, seen]):.0%})")
         return out
 
     @torch.no_grad()

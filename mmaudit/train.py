@@ -208,14 +208,22 @@ def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, e
 
 
 def stack_round(heads: list[AttributeHeads], encoded: dict, photo_x: dict[str, np.ndarray], product_folds: np.ndarray,
-                val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray, temperature: float = 1.0) -> dict:
-    """Out-of-fold claim costs of every pair (the heads read at `temperature`), stacked with the pair model's logits
-    twice: on every pair (the exchange weighting: tells a product's photo from its look-alikes') and on the positives
-    and `fit_pairs` (the fit weighting: does this photo belong to this text at all)."""
+                val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray, exchange_temperature: float) -> dict:
+    """Out-of-fold claim costs of every pair, stacked with the pair model's logits twice: on every pair (the exchange
+    weighting: tells a product's photo from its look-alikes') and on the positives and `fit_pairs` (the fit weighting:
+    does this photo belong to this text at all).
+
+    The exchange weighting is fitted on the heads read softer, at `exchange_temperature` (log_softmax(log p / T)), and
+    saved for their own costs: in an exchange's gain each photo's normaliser cancels, so a claim's part of a gain at T
+    is its part at 1 divided by T, and the weights divided by T give the same gains. The fit sees each photo's normaliser
+    as noise in the claims' costs and leans more on the pair model (BENCHMARKS.md, eleventh session)."""
     t_rows, p_rows, labels = rows
     log_probs = out_of_fold_log_probs(heads, product_folds, photo_x)
-    costs = claim_costs(softened(log_probs, temperature), {a: codes for a, (codes, _) in encoded.items()}, t_rows, p_rows)
-    weights, bias = stack(val_logits, costs, labels.astype(np.float64))
+    codes = {a: codes for a, (codes, _) in encoded.items()}
+    costs = claim_costs(log_probs, codes, t_rows, p_rows)
+    weights, bias = stack(val_logits, claim_costs(softened(log_probs, exchange_temperature), codes, t_rows, p_rows),
+                          labels.astype(np.float64))
+    weights[1:] /= exchange_temperature
     fit = fit_pairs | (labels == 0)
     fit_weights, fit_bias = stack(val_logits[fit], costs[fit], labels[fit].astype(np.float64))
     columns = np.column_stack([val_logits, costs])
@@ -258,13 +266,13 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     folds_of = product_fold.fold.to_numpy()
     fold_models, histories, val_logits = fit_pair_models(config, settings, dims, feats, pairs, rows, folds_of, device, checkpoints)
     result = stack_round(fit_heads(config, photo_x, dims, encoded, folds_of, np.zeros(0, dtype=np.int64)), encoded, photo_x, folds_of,
-                         val_logits, rows, fit_pairs, config.attribute_temperature)
+                         val_logits, rows, fit_pairs, config.exchange_temperature)
     rounds = [{"left_out": 0, "stacked_val_ap": average_precision(labels, result["stacked"])}]
     if config.leave_out_suspicious > 0 and encoded:  # robustness: the catalog's likeliest errors do not teach the heads again
         left_out = suspicious_products(result["stacked"], pairs, t_rows, config.leave_out_suspicious)
         log.info("attribute heads: leaving out the %d most suspicious products and training again", len(left_out))
         result = stack_round(fit_heads(config, photo_x, dims, encoded, folds_of, left_out), encoded, photo_x, folds_of, val_logits, rows,
-                             fit_pairs, config.attribute_temperature)
+                             fit_pairs, config.exchange_temperature)
         rounds.append({"left_out": int(len(left_out)), "stacked_val_ap": average_precision(labels, result["stacked"])})
     stacked, weights, bias = result["stacked"], result["weights"], result["bias"]
     probs = sigmoid(stacked)

@@ -14,12 +14,13 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from mmaudit import schema, score
+from mmaudit import schema, score, train
 from mmaudit.cli import app
 from mmaudit.features import PHOTO_KIND, FeatureStore, open_store, product_features
 from mmaudit.backbones import get_config, load as load_backbone
 from mmaudit.metrics import average_precision
 from mmaudit.models import store
+from mmaudit.models.attributes import claim_costs, softened
 
 from .conftest import TINY, invoke
 
@@ -226,15 +227,22 @@ def test_the_saved_model_weighs_each_claim_as_train_fitted_it(pipeline):
     assert average_precision(pairs.label.to_numpy()[fit], judge.weigh(columns, "fit")) == pytest.approx(trained["fit_val_ap"], abs=1e-6)
 
 
-def test_a_temperature_set_in_train_is_the_one_score_reads_the_heads_at(pipeline, tmp_path):
-    invoke("train", pipeline["pairs"], "-o", tmp_path / "m", "--set", "train.attribute_temperature=2")
+def test_the_exchange_weighting_is_fitted_on_softer_heads_and_gives_the_same_gains_on_their_own_costs(pipeline, tmp_path):
+    invoke("train", pipeline["pairs"], "-o", tmp_path / "m", "--set", "train.exchange_temperature=3")
     saved = store.load(tmp_path / "m")
-    assert saved.config["settings"]["attribute_temperature"] == 2.0
     judge, products = judge_of(pipeline, saved)
-    name = next(iter(judge.classes))
-    assert (judge.log_probs[name].max(1) < judge.read[name].max(1)).all()  # softer than what the photo reads as
     pairs = pd.read_parquet(pipeline["pairs"])
     row = {pid: i for i, pid in enumerate(products.product_id)}
-    logits = judge.logits(pairs.text_product_id.map(row).to_numpy(), pairs.photo_product_id.map(row).to_numpy())
+    t, p = pairs.text_product_id.map(row).to_numpy(), pairs.photo_product_id.map(row).to_numpy()
+    weights = judge.weighting["exchange"][0]
+    softer = softened(judge.log_probs, 3.0)
+    # the weights train fitted on the heads read at T = 3, saved divided by T for the heads' own costs
+    fitted, _ = train.stack(judge.pair_model_logits(t, p), claim_costs(softer, judge.codes, t, p), pairs.label.to_numpy(np.float64))
+    np.testing.assert_allclose(np.concatenate([weights[:1], 3 * weights[1:]]), fitted, rtol=1e-5, atol=1e-9)
+    # each photo's normaliser cancels in an exchange: the judge's gains are those of the softer heads weighed as fitted
+    i, j = t[pairs.kind.to_numpy() == "hard_photo"], p[pairs.kind.to_numpy() == "hard_photo"]
+    at_t = lambda a, b: np.column_stack([judge.pair_model_logits(a, b), claim_costs(softer, judge.codes, a, b)]) @ fitted  # noqa: E731
+    np.testing.assert_allclose(score.exchange_gain(judge.logits(i, i), judge.logits(j, j), judge.logits(i, j), judge.logits(j, i)),
+                               score.exchange_gain(at_t(i, i), at_t(j, j), at_t(i, j), at_t(j, i)), rtol=1e-4, atol=1e-4)
     trained = json.loads((tmp_path / "m" / "metrics.json").read_text())
-    assert average_precision(pairs.label.to_numpy(), logits) == pytest.approx(trained["stacked_val_ap"], abs=1e-6)
+    assert average_precision(pairs.label.to_numpy(), judge.logits(t, p)) == pytest.approx(trained["stacked_val_ap"], abs=1e-6)

@@ -16,9 +16,10 @@ from ..files import atomic_dir
 from . import build
 from .attributes import AttributeHeads
 
-FORMAT_VERSION = 6  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
+FORMAT_VERSION = 7  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
 # 4: the attribute heads are an ensemble and read the photo tower's earlier stages (reduced); 5: heads per view (whole, product);
-# 6: the heads clip their standardized inputs and read a fine colour histogram too
+# 6: the heads clip their standardized inputs and read a fine colour histogram too; 7: the exchange weighting is fitted on
+# the heads read softer (train.exchange_temperature; a format-6 model fitted at a temperature would be misread)
 
 
 @dataclass

@@ -66,6 +66,10 @@ class TrainConfig:
     max_text_tokens: int = 16  # the whole-text token + the first 15 (the title); cost grows with it (bench/train_speed.py)
     device: str = ""  # empty: cuda when visible, else cpu
 
+    def __post_init__(self) -> None:
+        if not self.exchange_temperature > 0:  # the heads' log-probabilities are divided by it
+            raise ConfigError(f"train.exchange_temperature {self.exchange_temperature}: must be above 0 (1: the heads as they are)")
+
 
 @dataclass
 class ScoreConfig:

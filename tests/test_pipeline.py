@@ -178,6 +178,12 @@ def test_model_from_another_version_or_backbone_is_refused(pipeline, tmp_path):
     assert result.exit_code == 1 and "unknown backbone" in result.output
 
 
+def test_a_temperature_that_cannot_soften_is_refused_before_training(pipeline, tmp_path):
+    result = runner.invoke(app, ["train", str(pipeline["pairs"]), "-o", str(tmp_path / "m"), "--set", "train.exchange_temperature=0"])
+    assert result.exit_code == 1 and "must be above 0" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "m").exists()
+
+
 def test_wrong_file_for_a_stage_names_the_command(pipeline, tmp_path):
     result = runner.invoke(app, ["train", str(pipeline["catalog"]), "-o", str(tmp_path / "m")])
     assert result.exit_code == 1 and "mmaudit make-negatives" in result.output

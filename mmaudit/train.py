@@ -219,9 +219,9 @@ def stack_round(heads: list[AttributeHeads], encoded: dict, photo_x: dict[str, n
     as noise in the claims' costs and leans more on the pair model (BENCHMARKS.md, eleventh session)."""
     t_rows, p_rows, labels = rows
     log_probs = out_of_fold_log_probs(heads, product_folds, photo_x)
-    codes = {a: codes for a, (codes, _) in encoded.items()}
-    costs = claim_costs(log_probs, codes, t_rows, p_rows)
-    weights, bias = stack(val_logits, claim_costs(softened(log_probs, exchange_temperature), codes, t_rows, p_rows),
+    stated = {a: codes for a, (codes, _) in encoded.items()}
+    costs = claim_costs(log_probs, stated, t_rows, p_rows)
+    weights, bias = stack(val_logits, claim_costs(softened(log_probs, exchange_temperature), stated, t_rows, p_rows),
                           labels.astype(np.float64))
     weights[1:] /= exchange_temperature
     fit = fit_pairs | (labels == 0)

@@ -20,6 +20,7 @@ app = typer.Typer(
     help="Find the products in a catalog whose photo does not match their text.\n\n"
          "Pipeline: ingest -> make-negatives -> train -> score -> report (or `audit` for all five).",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain: "[default: ...]" and "mmaudit[ray]" are shown, not read as markup
 )
 stdout = Console()
 

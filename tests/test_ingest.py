@@ -170,6 +170,15 @@ def test_bad_invocations_exit_cleanly(tmp_path, make, args, message):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("command", ["ingest", "make-negatives", "train", "score", "report", "audit"])
+def test_help_shows_every_bracketed_word(command):
+    """Help texts are plain: a "[default: ...]", "[score]" or "mmaudit[ray]" is printed as written, not eaten as markup."""
+    result = runner.invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "[score]" in result.output
+    assert "mmaudit[ray]" in result.output or command in ("ingest", "train", "report")  # those run no engine
+    assert "[default: " in result.output
+
 @pytest.mark.slow
 def test_real_catalog_all_ok(tmp_path):
     catalog = SHARED / "datasets" / "myntra-fashion" / "products.csv"

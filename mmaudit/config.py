@@ -56,8 +56,6 @@ class TrainConfig:
     layers: int = 2
     heads: int = 4
     patience: int = 2
-    target_precision: float = 0.5
-    mismatch_rate: float = 0.05
     seed: int = 0
     attribute_cols: list[str] = field(default_factory=lambda: ["auto"])  # auto: the catalog's categorical columns; none: off
     attribute_epochs: int = 40
@@ -73,12 +71,19 @@ class TrainConfig:
 
 @dataclass
 class ScoreConfig:
-    threshold: float | None = None
+    threshold: float | None = None  # None: the lowest whose flags are, by estimate, target_precision mismatches
+    target_precision: float = 0.5
+    max_mismatch_share: float = 0.2  # the share of mismatches is estimated from the catalog, at most this
     candidates: int = 10
     far_candidates: int = 3  # partners searched anywhere in the catalog for products whose photo misfits (0: off)
     simulated_swaps: int = 2000
     batch_size: int = 512
     device: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("target_precision", "max_mismatch_share"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(f"score.{name} {getattr(self, name)}: must be above 0 and at most 1")
 
 
 @dataclass

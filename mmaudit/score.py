@@ -28,7 +28,7 @@ from . import schema
 from .config import EngineConfig, ScoreConfig, as_dict
 from .features import open_store, product_features
 from .files import write_table
-from .metrics import fit_logistic, sigmoid, threshold_for_precision
+from .metrics import fit_logistic, mismatch_share, sigmoid, threshold_for_precision
 from .models.attributes import claim_costs, encode_values, out_of_fold_log_probs, photo_inputs
 from .models import store
 from .neighbours import build_index, search
@@ -296,17 +296,22 @@ def combine(pair_logit: np.ndarray, gain: np.ndarray, scales: list[tuple[float, 
     return (pair_logit - pc) / ps + (gain - gc) / gs
 
 
-def calibrate(observed: np.ndarray, simulated: np.ndarray, target_precision: float, rate: float) -> dict:
-    """Map the combined logit to a probability and pick the flag threshold, without labels: tell simulated
-    exchanges from the catalog as it is (assumed mostly right), then reach the target precision at the
-    assumed mismatch rate. The map is monotonic, so it never changes the ranking."""
+def calibrate(observed: np.ndarray, simulated: np.ndarray, target_precision: float, max_share: float) -> dict:
+    """Map the combined logit to a probability and pick the flag threshold, without labels. The map tells simulated
+    exchanges from the catalog as it is; it is monotonic, so it never changes the ranking. The threshold is the lowest
+    whose flags are, by estimate, `target_precision` mismatches, at the share of mismatches estimated from the catalog
+    itself (`metrics.mismatch_share`, at most `max_share`). An assumed share, used before, flagged 2 of the 958
+    exchanged products of a catalog with 10% of its photos exchanged (BENCHMARKS.md, twelfth session)."""
     x = np.concatenate([observed, simulated])[:, None]
     y = np.concatenate([np.zeros(len(observed)), np.ones(len(simulated))])
     a, b = fit_logistic(x, y)
     a = max(a, 1e-6)  # keep it increasing even if the simulation is uninformative
-    threshold = threshold_for_precision(sigmoid(a * x[:, 0] + b), y.astype(int), target_precision, rate)
+    estimated = mismatch_share(observed, simulated)
+    share = min(estimated, max_share)
+    threshold = threshold_for_precision(sigmoid(a * observed + b), sigmoid(a * simulated + b), share, target_precision)
     return {"method": "simulated-exchanges", "a": float(a), "b": float(b), "threshold": threshold,
-            "simulated": int(len(simulated)), "target_precision": target_precision, "mismatch_rate": rate}
+            "simulated": int(len(simulated)), "target_precision": target_precision, "estimated_mismatch_share": estimated,
+            "mismatch_share": share, "max_mismatch_share": max_share}
 
 
 def _work_id(catalog_path: Path, model_path: Path, config: ScoreConfig) -> str:
@@ -367,7 +372,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     observed = combine(pair_logit, scored.swap_gain.to_numpy(), scales)
     simulated = simulate_swaps(judge, near, own, config.candidates, config.simulated_swaps)
     simulated = combine(simulated[:, 0], simulated[:, 1], scales)
-    cal = calibrate(observed, simulated, pair_cal.get("target_precision", 0.5), pair_cal.get("mismatch_rate", 0.05))
+    cal = calibrate(observed, simulated, config.target_precision, config.max_mismatch_share)
     cal["signal_scales"] = scales
     mismatch = sigmoid(cal["a"] * observed + cal["b"])
     threshold = cal["threshold"] if config.threshold is None else config.threshold

@@ -24,7 +24,7 @@ from .config import TrainConfig, as_dict
 from .errors import MMAuditError
 from .files import atomic_path
 from .features import dims_of, open_store, product_features
-from .metrics import average_precision, fit_logistic, sigmoid, threshold_for_precision
+from .metrics import average_precision, fit_logistic
 from .models import store
 from .models.attributes import (AttributeHeads, claim_costs, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of,
                                 softened)
@@ -275,11 +275,8 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
                              fit_pairs, config.exchange_temperature)
         rounds.append({"left_out": int(len(left_out)), "stacked_val_ap": average_precision(labels, result["stacked"])})
     stacked, weights, bias = result["stacked"], result["weights"], result["bias"]
-    probs = sigmoid(stacked)
-    threshold = threshold_for_precision(probs, labels, config.target_precision, config.mismatch_rate)
     calibration = {"method": "stacked", "columns": ["pair_model", *attrs], "weights": weights.tolist(), "bias": bias,
-                   "fit_weights": result["fit_weights"].tolist(), "fit_bias": result["fit_bias"],
-                   "threshold": threshold, "target_precision": config.target_precision, "mismatch_rate": config.mismatch_rate}
+                   "fit_weights": result["fit_weights"].tolist(), "fit_bias": result["fit_bias"]}
     log_probs = result["log_probs"]
     attribute_accuracy = {a: float((log_probs[a].argmax(1) == codes)[codes >= 0].mean()) for a, (codes, _) in encoded.items()}
     metrics = {"folds": histories, "rounds": rounds, "out_of_fold_val_ap": average_precision(labels, val_logits),
@@ -294,6 +291,6 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
                             ("attribute columns", ", ".join(attrs) or "none"),
                             ("out-of-fold validation AP (pair model)", f"{metrics['out_of_fold_val_ap']:.4f}"),
                             ("out-of-fold validation AP (with attributes)", f"{metrics['stacked_val_ap']:.4f}"),
-                            ("threshold (probability)", f"{threshold:.4f}"), ("seconds", f"{metrics['train_seconds']:.0f}")],
+                            ("seconds", f"{metrics['train_seconds']:.0f}")],
                            columns=["what", "value"])
     return path, summary

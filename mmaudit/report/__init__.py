@@ -27,6 +27,10 @@ FINDINGS = [("Broken or unreadable photos", lambda t: t.status != "ok", "status_
 FINDINGS_SHOWN = 500
 
 
+def _percent(share: float | None) -> str:
+    return "?" if share is None else f"{share:.1%}"
+
+
 def _title(row: pd.Series, text_cols: list[str]) -> str:
     for column in ("title", *text_cols):
         if column in row and isinstance(row[column], str) and row[column]:
@@ -128,8 +132,8 @@ def run(scores_path: Path, out_dir: Path, config: ReportConfig | None = None, tr
     data = {
         "source": f"{scores_path}", "cards": cards, "attributes": attributes, "checks": checks, "rows": rows, "findings": findings,
         "model_line": (f"model {table.model.iloc[0] if len(table) else '-'}; threshold {threshold:.3f} on the mismatch score, "
-                       f"chosen for precision {calibration.get('target_precision', '?')} at an assumed mismatch rate of "
-                       f"{calibration.get('mismatch_rate', '?')}"),
+                       f"chosen for precision {calibration.get('target_precision', '?')} at an estimated mismatch share of "
+                       f"{_percent(calibration.get('mismatch_share'))} of the catalog"),
         "suspect_note": (f"The {len(rows)} highest-scoring of {len(scored)} scored products are listed here; "
                          "every product is in scores.csv beside this page."),
     }

@@ -394,5 +394,6 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     shutil.rmtree(parts, ignore_errors=True)
     log.info("scored %d products, %d flagged", len(result), int(result.flagged.sum()))
     summary = pd.DataFrame([("products", len(catalog)), ("scored", len(result)), ("flagged", int(result.flagged.sum())),
+                            ("estimated share of mismatches", f"{cal['estimated_mismatch_share']:.1%}"),
                             ("threshold", f"{threshold:.4f}"), ("model", saved.name)], columns=["what", "value"])
     return Path(out), summary

@@ -39,6 +39,22 @@ def timed(cmd: list[str]) -> tuple[float, int]:
     return time.perf_counter() - start, peak_kib // 1024
 
 
+def own_flags(truth_csv: Path, scores: Path) -> dict:
+    """How the tool's own decision (`flagged`) fares: how many it flags, their precision and recall against the truth,
+    and the share of mismatches it estimated for the catalog."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    truth = pd.read_csv(truth_csv)
+    table = pd.read_parquet(scores, columns=["product_id", "flagged"])
+    swapped = set(truth.product_id[truth.swapped == 1].astype(str))
+    flagged = set(table.product_id[table.flagged].astype(str))
+    settings = json.loads(pq.read_metadata(scores).metadata[b"mmaudit"]).get("settings", {})
+    return {"flagged": len(flagged), "flagged_precision": len(flagged & swapped) / max(len(flagged), 1),
+            "flagged_recall": len(flagged & swapped) / max(len(swapped), 1),
+            "estimated_share": settings.get("calibration", {}).get("estimated_mismatch_share")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--plans", nargs="+", default=["random", "hard", "hardest"])
@@ -73,7 +89,7 @@ def main() -> None:
                     [sys.executable, str(SHARED / "bench" / "evaluate.py"), str(case / "truth.csv"), str(scores),
                      "--score-col", "mismatch_score", "--partner-col", "photo_fits", "--json"],
                     capture_output=True, text=True, check=True).stdout)
-                row = {"plan": plan, "fraction": fraction, "model": model, **figures,
+                row = {"plan": plan, "fraction": fraction, "model": model, **figures, **own_flags(case / "truth.csv", scores),
                        "ingest_s": times["ingest"][0], "negatives_s": times["make-negatives"][0], "train_s": t_train[0],
                        "score_s": t_score[0], "peak_mib": max(times["ingest"][1], times["make-negatives"][1], t_train[1], t_score[1])}
                 rows.append(row)
@@ -82,11 +98,13 @@ def main() -> None:
     stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M")
     meta = {"date": stamp, "machine": f"{platform.node()} {os.cpu_count()} CPUs", "command": " ".join(sys.argv), "rows": rows}
     (a.results / f"quality-{stamp}.json").write_text(json.dumps(meta, indent=2))
-    print("| plan | % | model | R@P0.5 | R@P0.8 | AP | ROC-AUC | P@k | partner acc | ingest s | negatives s | train s | score s | peak MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| plan | % | model | R@P0.5 | R@P0.8 | AP | ROC-AUC | P@k | partner acc | flagged (precision / recall) | share est. | "
+          "ingest s | negatives s | train s | score s | peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['plan']} | {r['fraction']} | {r['model']} | {r['recall_at_p50']:.3f} | {r['recall_at_p80']:.3f} | "
               f"{r['average_precision']:.3f} | {r['roc_auc']:.3f} | {r['precision_at_k']:.3f} | {r['partner_accuracy']:.3f} | "
+              f"{r['flagged']} ({r['flagged_precision']:.3f} / {r['flagged_recall']:.3f}) | {r['estimated_share'] or 0:.3f} | "
               f"{r['ingest_s']:.0f} | {r['negatives_s']:.0f} | {r['train_s']:.0f} | {r['score_s']:.0f} | {r['peak_mib']} |")
 
 

@@ -221,31 +221,34 @@ def score_chunk(judge: Judge, rows: np.ndarray, cands: np.ndarray, own: np.ndarr
 def one_exchange_each(scored: pd.DataFrame) -> pd.DataFrame:
     """Each photo belongs to one product, so each product takes part in at most one exchange: candidate exchanges
     are accepted greedily, largest gain first, when neither product is already in an accepted one (a neighbour of
-    a swapped pair no longer borrows its gain). A product left out gets its best exchange with a product that is
-    in none; with no such partner, its best partner is still suggested, with no gain (NaN).
+    a swapped pair no longer borrows its gain). A product left out is suggested its best partner all the same (that
+    product's photo fits its text best, even if it is in another exchange), but its gain as evidence is that of its
+    best exchange with a product in none (NaN when there is none).
 
-    Returns per row: swap_partner (row, -1 for none), swap_gain, swap_logit (its text with the partner's photo)."""
+    Returns per row: swap_partner (row, -1 for none), swap_gain (of the exchange with that partner), swap_logit (its
+    text with the partner's photo) and counted_gain (the gain that counts as evidence)."""
     n = len(scored)
     first = np.repeat(scored.row.to_numpy(), scored.exchange_rows.map(len).to_numpy())
     flat = lambda column, dtype: np.concatenate([*scored[column], np.zeros(0)]).astype(dtype)  # noqa: E731
     second, gains = flat("exchange_rows", np.int64), flat("exchange_gains", np.float64)
     logits, back = flat("exchange_logits", np.float64), flat("exchange_back_logits", np.float64)
-    partner, gain, logit = np.full(n, -1), np.full(n, np.nan), np.full(n, np.nan)
+    partner, gain, logit, counted = np.full(n, -1), np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     by_gain = np.argsort(-gains, kind="stable")
     for e in by_gain[gains[by_gain] > 0]:
         i, j = first[e], second[e]
         if partner[i] < 0 and partner[j] < 0 and i != j:
             partner[i], partner[j], gain[i], gain[j], logit[i], logit[j] = j, i, gains[e], gains[e], logits[e], back[e]
     matched = partner >= 0
+    counted[matched] = gain[matched]
     for e in by_gain:  # everyone else, from its own candidates in order of gain
         i, j = first[e], second[e]
         if matched[i] or i == j:
             continue
-        if partner[i] < 0:  # its best partner; its gain counts only if that partner is in no exchange
-            partner[i], logit[i], gain[i] = j, logits[e], gains[e] if not matched[j] else np.nan
-        elif np.isnan(gain[i]) and not matched[j]:  # the best exchange with a product in none
+        if partner[i] < 0:  # its best partner (measured: partner accuracy on `hard` 10% 0.794 -> 0.804)
             partner[i], logit[i], gain[i] = j, logits[e], gains[e]
-    return pd.DataFrame({"swap_partner": partner, "swap_gain": gain, "swap_logit": logit})
+        if np.isnan(counted[i]) and not matched[j]:  # its evidence: the best exchange with a product in none
+            counted[i] = gains[e]
+    return pd.DataFrame({"swap_partner": partner, "swap_gain": gain, "swap_logit": logit, "counted_gain": counted})
 
 
 def simulate_swaps(judge: Judge, cands: np.ndarray, own: np.ndarray, photo_candidates: int, count: int,
@@ -368,8 +371,8 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     pair_cal = saved.calibration
     prob = sigmoid
     pair_logit = fit[scored.row]
-    scales = robust_scales(pair_logit, scored.swap_gain.to_numpy())
-    observed = combine(pair_logit, scored.swap_gain.to_numpy(), scales)
+    scales = robust_scales(pair_logit, scored.counted_gain.to_numpy())
+    observed = combine(pair_logit, scored.counted_gain.to_numpy(), scales)
     simulated = simulate_swaps(judge, near, own, config.candidates, config.simulated_swaps)
     simulated = combine(simulated[:, 0], simulated[:, 1], scales)
     cal = calibrate(observed, simulated, config.target_precision, config.max_mismatch_share)

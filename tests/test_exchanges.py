@@ -22,13 +22,18 @@ def _scored(edges: dict[int, list[tuple[int, float]]], n: int) -> pd.DataFrame:
 
 def test_a_swapped_pair_does_not_lend_its_gain_to_a_neighbour():
     # 0 and 1 exchanged photos (gain 5); 2 looks like 1, so exchanging 2 with 1 also "helps" (4);
-    # 2 and 3 have a small real gain (1); 4's only candidate is 0 (3); 5 has no candidate.
-    a, b, c, d, e, lonely = range(6)
-    result = one_exchange_each(_scored({a: [(b, 5.0)], c: [(b, 4.0), (d, 1.0)], d: [(c, 1.0)], e: [(a, 3.0)]}, 6))
-    assert list(result.swap_partner[[a, b]]) == [b, a] and list(result.swap_gain[[a, b]]) == [5.0, 5.0]
-    assert result.swap_partner[c] == d and result.swap_gain[c] == 1.0  # not the 4 it would borrow from 1
-    assert result.swap_partner[e] == a and np.isnan(result.swap_gain[e])  # suggested, but no evidence: 0 is taken
-    assert result.swap_partner[lonely] == -1 and np.isnan(result.swap_gain[lonely])
+    # 2 and 3 have a small real gain (1); 4's only candidate is 0 (3); 5 has no candidate; 6 fits 1's photo best (2),
+    # and its only other option, 7, would make things worse (-0.5).
+    a, b, c, d, e, lonely, f, g = range(8)
+    result = one_exchange_each(_scored({a: [(b, 5.0)], c: [(b, 4.0), (d, 1.0)], d: [(c, 1.0)], e: [(a, 3.0)],
+                                        f: [(b, 2.0), (g, -0.5)]}, 8))
+    assert list(result.swap_partner[[a, b]]) == [b, a] and list(result.counted_gain[[a, b]]) == [5.0, 5.0]
+    assert result.swap_partner[c] == d and result.counted_gain[c] == 1.0  # not the 4 it would borrow from 1
+    assert result.swap_partner[e] == a and np.isnan(result.counted_gain[e])  # suggested, but no evidence: 0 is taken
+    assert result.swap_gain[e] == 3.0  # the gain shown is that of the exchange suggested
+    # left out, 6 is still told whose photo fits it best (1's), but its evidence is its best exchange with a product in none
+    assert result.swap_partner[f] == b and result.swap_gain[f] == 2.0 and result.counted_gain[f] == -0.5
+    assert result.swap_partner[lonely] == -1 and np.isnan(result.counted_gain[lonely])
     # each side of an accepted exchange gets its own text's logit with the other's photo
     assert result.swap_logit[a] == -5.0 and result.swap_logit[b] == -10.0
 

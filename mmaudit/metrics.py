@@ -37,37 +37,43 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, steps: int = 100, rid
     return w
 
 
-SHARE_FLOOR = 0.1  # the share is read only where at least this share of the simulated mismatches score higher (200 of 2,000)
+SHARE_FLOOR = 0.1  # a kind's share is read only where at least this share of its simulated mismatches score higher
 
 
-def _tails(observed: np.ndarray, simulated: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every observed score as a threshold, highest first, with the share of the observed and of the simulated
-    scores at or above it."""
+def _tail(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """The share of `scores` at or above each threshold."""
+    return 1 - np.searchsorted(np.sort(scores), thresholds, side="left") / max(len(scores), 1)
+
+
+def mismatch_shares(observed: np.ndarray, simulated: list[np.ndarray], floor: float = SHARE_FLOOR) -> list[float]:
+    """The share of each kind of mismatch in a catalog, from its scores and those of mismatches of each kind made on
+    purpose (`simulated`, the highest-scoring kind first: an unrelated product's photo, then a look-alike's).
+
+    The catalog is a mixture of right products and mismatches of each kind, which score like their simulated ones.
+    So above any threshold the catalog holds at least share_k x kind k's simulated share above it, and the smallest
+    ratio bounds the share from above; it is close to it where few right products score that high. Each kind is read
+    on what the kinds before it leave: one kind alone overestimated the share of a catalog whose mismatches score
+    higher than it (BENCHMARKS.md, twelfth session)."""
     thresholds = np.sort(np.asarray(observed, np.float64))[::-1]
     observed_tail = np.arange(1, len(thresholds) + 1) / max(len(thresholds), 1)
-    simulated_tail = 1 - np.searchsorted(np.sort(simulated), thresholds, side="left") / max(len(simulated), 1)
-    return thresholds, observed_tail, simulated_tail
+    left, shares = observed_tail.copy(), []
+    for scores in simulated:
+        tail = _tail(scores, thresholds)
+        usable = tail >= floor
+        share = float(np.clip((left[usable] / tail[usable]).min(), 0.0, 1.0)) if usable.any() and len(scores) else 0.0
+        shares.append(share)
+        left = left - share * tail
+    return shares
 
 
-def mismatch_share(observed: np.ndarray, simulated: np.ndarray, floor: float = SHARE_FLOOR) -> float:
-    """The share of mismatches in a catalog, from its scores and those of mismatches made on purpose (simulated).
-    The catalog is a mixture: (1 - share) right products and share mismatches, which score like the simulated ones.
-    So above any threshold the catalog holds at least share x the simulated share above it, and the smallest ratio
-    of the two bounds the share from above; it is close to the share where few right products score that high."""
-    if len(observed) == 0 or len(simulated) == 0:
-        return 1.0
-    _, observed_tail, simulated_tail = _tails(observed, simulated)
-    usable = simulated_tail >= floor
-    return float(min(1.0, (observed_tail[usable] / simulated_tail[usable]).min())) if usable.any() else 1.0
-
-
-def threshold_for_precision(observed: np.ndarray, simulated: np.ndarray, share: float, target: float) -> float:
+def threshold_for_precision(observed: np.ndarray, simulated: list[np.ndarray], shares: list[float], target: float) -> float:
     """Lowest threshold at which, by estimate, at least `target` of the catalog's products above it are mismatches:
-    of the share of the catalog above it, share x the simulated share above it are. Above the highest score (flags
-    nothing) when no threshold reaches the target."""
-    thresholds, observed_tail, simulated_tail = _tails(observed, simulated)
+    of the share of the catalog above it, the sum over kinds of share_k x kind k's simulated share above it are. Above
+    the highest score (flags nothing) when no threshold reaches the target."""
+    thresholds = np.sort(np.asarray(observed, np.float64))[::-1]
     if len(thresholds) == 0:
         return float("inf")
-    precision = share * simulated_tail / observed_tail
-    reached = np.flatnonzero(precision >= target)
+    observed_tail = np.arange(1, len(thresholds) + 1) / len(thresholds)
+    mismatched = sum(share * _tail(scores, thresholds) for share, scores in zip(shares, simulated))
+    reached = np.flatnonzero(mismatched / observed_tail >= target)
     return float(thresholds[reached.max()]) if len(reached) else float(np.nextafter(thresholds[0], np.inf))

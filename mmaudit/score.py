@@ -28,7 +28,7 @@ from . import schema
 from .config import EngineConfig, ScoreConfig, as_dict
 from .features import open_store, product_features
 from .files import write_table
-from .metrics import fit_logistic, mismatch_share, sigmoid, threshold_for_precision
+from .metrics import fit_logistic, mismatch_shares, sigmoid, threshold_for_precision
 from .models.attributes import claim_costs, encode_values, out_of_fold_log_probs, photo_inputs
 from .models import store
 from .neighbours import build_index, search
@@ -252,14 +252,18 @@ def one_exchange_each(scored: pd.DataFrame) -> pd.DataFrame:
 
 
 def simulate_swaps(judge: Judge, cands: np.ndarray, own: np.ndarray, photo_candidates: int, count: int,
-                   seed: int = 0) -> np.ndarray:
-    """[fit logit, gain] of products whose photos we exchange on purpose with a similar product's.
+                   seed: int = 0, far: bool = False) -> np.ndarray:
+    """[fit logit, gain] of products whose photos we exchange on purpose with a similar product's (one of its
+    `photo_candidates` photo look-alikes) or, `far`, with any other product's.
 
     The gain of exchanging back uses the known partner: a lower bound of what the real search finds."""
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(own), size=min(count, len(own)), replace=False)
-    partners = cands[rows, rng.integers(0, photo_candidates, size=len(rows))]
-    rows, partners = rows[partners >= 0], partners[partners >= 0]
+    if far:
+        partners = (rows + rng.integers(1, max(len(own), 2), size=len(rows))) % len(own)
+    else:
+        partners = cands[rows, rng.integers(0, photo_candidates, size=len(rows))]
+    rows, partners = rows[(partners >= 0) & (partners != rows)], partners[(partners >= 0) & (partners != rows)]
     text_i_photo_j = judge.columns(rows, partners)
     gain_back = exchange_gain(judge.weigh(text_i_photo_j), judge.logits(partners, rows), own[rows], own[partners])
     return np.stack([judge.weigh(text_i_photo_j, "fit"), gain_back], 1)
@@ -299,22 +303,27 @@ def combine(pair_logit: np.ndarray, gain: np.ndarray, scales: list[tuple[float, 
     return (pair_logit - pc) / ps + (gain - gc) / gs
 
 
-def calibrate(observed: np.ndarray, simulated: np.ndarray, target_precision: float, max_share: float) -> dict:
+def calibrate(observed: np.ndarray, simulated: dict[str, np.ndarray], target_precision: float, max_share: float) -> dict:
     """Map the combined logit to a probability and pick the flag threshold, without labels. The map tells simulated
-    exchanges from the catalog as it is; it is monotonic, so it never changes the ranking. The threshold is the lowest
-    whose flags are, by estimate, `target_precision` mismatches, at the share of mismatches estimated from the catalog
-    itself (`metrics.mismatch_share`, at most `max_share`). An assumed share, used before, flagged 2 of the 958
-    exchanged products of a catalog with 10% of its photos exchanged (BENCHMARKS.md, twelfth session)."""
-    x = np.concatenate([observed, simulated])[:, None]
-    y = np.concatenate([np.zeros(len(observed)), np.ones(len(simulated))])
+    exchanges (`simulated`: per kind, highest-scoring first) from the catalog as it is; it is monotonic, so it never
+    changes the ranking. The threshold is the lowest whose flags are, by estimate, `target_precision` mismatches, at
+    the shares of each kind of mismatch estimated from the catalog itself (`metrics.mismatch_shares`, in all at most
+    `max_share`). An assumed share, used before, flagged 1 and 2 products of catalogs with 10% of their photos exchanged
+    (BENCHMARKS.md, twelfth session)."""
+    every = np.concatenate(list(simulated.values()))
+    x = np.concatenate([observed, every])[:, None]
+    y = np.concatenate([np.zeros(len(observed)), np.ones(len(every))])
     a, b = fit_logistic(x, y)
     a = max(a, 1e-6)  # keep it increasing even if the simulation is uninformative
-    estimated = mismatch_share(observed, simulated)
-    share = min(estimated, max_share)
-    threshold = threshold_for_precision(sigmoid(a * observed + b), sigmoid(a * simulated + b), share, target_precision)
+    estimated = dict(zip(simulated, mismatch_shares(observed, list(simulated.values()))))
+    scale = min(1.0, max_share / max(sum(estimated.values()), 1e-12))
+    shares = {kind: share * scale for kind, share in estimated.items()}
+    threshold = threshold_for_precision(sigmoid(a * observed + b), [sigmoid(a * v + b) for v in simulated.values()],
+                                        list(shares.values()), target_precision)
     return {"method": "simulated-exchanges", "a": float(a), "b": float(b), "threshold": threshold,
-            "simulated": int(len(simulated)), "target_precision": target_precision, "estimated_mismatch_share": estimated,
-            "mismatch_share": share, "max_mismatch_share": max_share}
+            "simulated": {kind: int(len(v)) for kind, v in simulated.items()}, "target_precision": target_precision,
+            "estimated_mismatch_share": sum(estimated.values()), "estimated_shares": estimated,
+            "mismatch_share": sum(shares.values()), "max_mismatch_share": max_share}
 
 
 def _work_id(catalog_path: Path, model_path: Path, config: ScoreConfig) -> str:
@@ -373,8 +382,9 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     pair_logit = fit[scored.row]
     scales = robust_scales(pair_logit, scored.counted_gain.to_numpy())
     observed = combine(pair_logit, scored.counted_gain.to_numpy(), scales)
-    simulated = simulate_swaps(judge, near, own, config.candidates, config.simulated_swaps)
-    simulated = combine(simulated[:, 0], simulated[:, 1], scales)
+    simulated = {kind: simulate_swaps(judge, near, own, config.candidates, config.simulated_swaps, far=kind == "far")
+                 for kind in ("far", "look-alike")}  # highest-scoring kind first (`metrics.mismatch_shares`)
+    simulated = {kind: combine(v[:, 0], v[:, 1], scales) for kind, v in simulated.items()}
     cal = calibrate(observed, simulated, config.target_precision, config.max_mismatch_share)
     cal["signal_scales"] = scales
     mismatch = sigmoid(cal["a"] * observed + cal["b"])

@@ -2,7 +2,7 @@
 """The evaluation protocol (../shared/docs/evaluation-protocol.md), end to end, every model side by side.
 
     python bench/quality.py [--plans random hard hardest] [--fractions 10 2] [--models fusion dual zeroshot]
-                            [--out bench-out] [--results bench/results]
+                            [--out bench-out] [--results bench/results] [--score-only]
 
 For each plan and fraction: contaminate the shared catalog, run mmaudit on the contaminated copy
 as a user would (ingest, make-negatives, then train + score for each model with the tool's
@@ -63,6 +63,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench-out")
     ap.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="extra --set for every stage")
+    ap.add_argument("--score-only", action="store_true", help="score the models an earlier run left in --out again "
+                    "(after a change to `score` alone); ingest, make-negatives and train are not run, their times are 0")
     a = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"{DATA} is not here: the benchmark needs the shared catalog")
@@ -76,12 +78,17 @@ def main() -> None:
                 subprocess.run([sys.executable, str(SHARED / "bench" / "contaminate.py"), str(DATA),
                                 str(DATA / "swaps" / f"{plan}.csv"), str(case), "--fraction", str(fraction)], check=True)
             work = case / "w"
+            skipped = (0.0, 0)
+            if a.score_only and not (work / "catalog.parquet").exists():
+                sys.exit(f"--score-only: {work} holds no earlier run")
             times = {}
-            times["ingest"] = timed(MMAUDIT + ["ingest", str(case / "products.csv"), "-o", str(work / "catalog.parquet")] + extra)
-            times["make-negatives"] = timed(MMAUDIT + ["make-negatives", str(work / "catalog.parquet"), "-o", str(work / "pairs.parquet"),
-                                                       "--cache-dir", str(cache)] + extra)
+            times["ingest"] = skipped if a.score_only else timed(
+                MMAUDIT + ["ingest", str(case / "products.csv"), "-o", str(work / "catalog.parquet")] + extra)
+            times["make-negatives"] = skipped if a.score_only else timed(
+                MMAUDIT + ["make-negatives", str(work / "catalog.parquet"), "-o", str(work / "pairs.parquet"), "--cache-dir", str(cache)] + extra)
             for model in a.models:
-                t_train = timed(MMAUDIT + ["train", str(work / "pairs.parquet"), "-o", str(work / f"model-{model}"), "--model", model] + extra)
+                t_train = skipped if a.score_only else timed(
+                    MMAUDIT + ["train", str(work / "pairs.parquet"), "-o", str(work / f"model-{model}"), "--model", model] + extra)
                 scores = work / f"scores-{model}.parquet"
                 t_score = timed(MMAUDIT + ["score", str(work / "catalog.parquet"), "-m", str(work / f"model-{model}"), "-o", str(scores),
                                            "--cache-dir", str(cache)] + extra)

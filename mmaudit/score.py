@@ -244,7 +244,7 @@ def one_exchange_each(scored: pd.DataFrame) -> pd.DataFrame:
         i, j = first[e], second[e]
         if matched[i] or i == j:
             continue
-        if partner[i] < 0:  # its best partner (measured: partner accuracy on `hard` 10% 0.794 -> 0.804)
+        if partner[i] < 0:  # its best partner (partner accuracy on `hard` 10% 0.794 -> 0.817, BENCHMARKS.md, twelfth session)
             partner[i], logit[i], gain[i] = j, logits[e], gains[e]
         if np.isnan(counted[i]) and not matched[j]:  # its evidence: the best exchange with a product in none
             counted[i] = gains[e]

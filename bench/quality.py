@@ -43,13 +43,14 @@ def own_flags(truth_csv: Path, scores: Path) -> dict:
     """How the tool's own decision (`flagged`) fares: how many it flags, their precision and recall against the truth,
     and the share of mismatches it estimated for the catalog."""
     import pandas as pd
-    import pyarrow.parquet as pq
+
+    from mmaudit.schema import read_metadata
 
     truth = pd.read_csv(truth_csv)
     table = pd.read_parquet(scores, columns=["product_id", "flagged"])
     swapped = set(truth.product_id[truth.swapped == 1].astype(str))
     flagged = set(table.product_id[table.flagged].astype(str))
-    settings = json.loads(pq.read_metadata(scores).metadata[b"mmaudit"]).get("settings", {})
+    settings = read_metadata(scores).get("settings", {})
     return {"flagged": len(flagged), "flagged_precision": len(flagged & swapped) / max(len(flagged), 1),
             "flagged_recall": len(flagged & swapped) / max(len(swapped), 1),
             "estimated_share": settings.get("calibration", {}).get("estimated_mismatch_share")}

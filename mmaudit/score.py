@@ -263,7 +263,8 @@ def simulate_swaps(judge: Judge, cands: np.ndarray, own: np.ndarray, photo_candi
         partners = (rows + rng.integers(1, max(len(own), 2), size=len(rows))) % len(own)
     else:
         partners = cands[rows, rng.integers(0, photo_candidates, size=len(rows))]
-    rows, partners = rows[(partners >= 0) & (partners != rows)], partners[(partners >= 0) & (partners != rows)]
+    real = (partners >= 0) & (partners != rows)
+    rows, partners = rows[real], partners[real]
     text_i_photo_j = judge.columns(rows, partners)
     gain_back = exchange_gain(judge.weigh(text_i_photo_j), judge.logits(partners, rows), own[rows], own[partners])
     return np.stack([judge.weigh(text_i_photo_j, "fit"), gain_back], 1)

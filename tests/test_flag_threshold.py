@@ -30,7 +30,7 @@ def test_each_kind_of_mismatch_is_read_from_the_scores_and_the_flags_reach_the_t
 
 
 def test_the_calibrated_probability_keeps_the_order_and_a_cap_bounds_the_share():
-    observed, bad, simulated = mixture(0.0, 0.3)
+    observed, _, simulated = mixture(0.0, 0.3)
     kinds = {"far": simulated[0], "look-alike": simulated[1]}
     capped = calibrate(observed, kinds, 0.5, max_share=0.1)
     assert capped["mismatch_share"] == pytest.approx(0.1) and capped["estimated_mismatch_share"] > 0.25

@@ -179,6 +179,7 @@ def test_help_shows_every_bracketed_word(command):
     assert "mmaudit[ray]" in result.output or command in ("ingest", "train", "report")  # those run no engine
     assert "[default: " in result.output
 
+
 @pytest.mark.slow
 def test_real_catalog_all_ok(tmp_path):
     catalog = SHARED / "datasets" / "myntra-fashion" / "products.csv"

@@ -29,7 +29,7 @@ from .config import EngineConfig, ScoreConfig, as_dict
 from .features import open_store, product_features
 from .files import write_table
 from .metrics import fit_logistic, mismatch_shares, sigmoid, threshold_for_precision
-from .models.attributes import claim_costs, encode_values, out_of_fold_log_probs, photo_inputs
+from .models.attributes import claim_costs, encode_values, out_of_fold_log_probs, photo_inputs, titles_also_state
 from .models import store
 from .neighbours import build_index, search
 from .devices import pick_device
@@ -60,6 +60,8 @@ class Judge:
         self.log_probs = out_of_fold_log_probs(saved.heads, self.fold, photo_inputs(feats))
         self.codes = {a: encode_values(products[a], classes)[0] if a in products.columns else np.full(len(products), -1)
                       for a, classes in self.classes.items()}
+        title_col = saved.config.get("title_col", "")  # a model from before titles were read has none
+        self.also_stated = titles_also_state(products[title_col] if title_col in products.columns else None, self.codes, self.classes)
 
     def to(self, device: torch.device) -> "Judge":
         """The same judge on another device (a Ray actor given a GPU): what it prepared is moved, not redone,
@@ -73,7 +75,8 @@ class Judge:
 
     def columns(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
         """[pairs, 1 + attributes]: the pair model's logit and the cost of each attribute claim."""
-        return np.column_stack([self.pair_model_logits(text_rows, photo_rows), claim_costs(self.log_probs, self.codes, text_rows, photo_rows)])
+        return np.column_stack([self.pair_model_logits(text_rows, photo_rows),
+                                claim_costs(self.log_probs, self.codes, text_rows, photo_rows, self.also_stated)])
 
     def weigh(self, columns: np.ndarray, weighting: str = "exchange") -> np.ndarray:
         weights, bias = self.weighting[weighting]
@@ -86,8 +89,8 @@ class Judge:
     def exchange_vectors(self, rows: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(queries, keys) of `rows` whose inner product q_i . k_j is the attribute heads' part of the gain of exchanging
         i and j, less own_i (own: every row's own logit): each text's stated values (one-hot, weighed as in the exchange
-        weighting) read against the other photo's log-probabilities, both ways, plus own_j. The pair model's part is
-        left out: this only finds candidates, which the whole judge then scores."""
+        weighting) read against the other photo's log-probabilities, both ways, plus own_j. The pair model's part and a
+        title's other value (`also_stated`) are left out: this only finds candidates, which the whole judge then scores."""
         weights, bias = self.weighting["exchange"][0][1:], self.weighting["exchange"][1]
         log_p = np.concatenate([self.log_probs[name][rows] for name in self.classes], 1).astype(np.float32)
         stated = np.zeros_like(log_p)
@@ -103,7 +106,7 @@ class Judge:
         """For each row, the stated attribute its own photo contradicts most, in words ("" when none does)."""
         if not self.classes:
             return [""] * len(rows)
-        weighted = claim_costs(self.log_probs, self.codes, rows, rows) * self.weighting["fit"][0][1:]
+        weighted = claim_costs(self.log_probs, self.codes, rows, rows, self.also_stated) * self.weighting["fit"][0][1:]
         names = list(self.classes)
         out = []
         for r, row_costs in zip(rows, weighted):
@@ -113,8 +116,9 @@ class Judge:
                 out.append("")
                 continue
             seen = int(self.log_probs[name][r].argmax())
-            out.append(f"{name}: text says {self.classes[name][self.codes[name][r]]}, photo looks "
-                       f"{self.classes[name][seen]} ({np.exp(self.log_probs[name][r, seen]):.0%})")
+            title_says = self.also_stated[name][r] if name in self.also_stated else -1
+            stated = self.classes[name][self.codes[name][r]] + (f" (title: {self.classes[name][title_says]})" if title_says >= 0 else "")
+            out.append(f"{name}: text says {stated}, photo looks {self.classes[name][seen]} ({np.exp(self.log_probs[name][r, seen]):.0%})")
         return out
 
     @torch.no_grad()

@@ -27,7 +27,7 @@ from .features import dims_of, open_store, product_features
 from .metrics import average_precision, fit_logistic
 from .models import store
 from .models.attributes import (AttributeHeads, claim_costs, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of,
-                                softened)
+                                softened, titles_also_state)
 from .devices import pick_device
 from .progress import bar, log
 
@@ -45,6 +45,13 @@ def attribute_columns(requested: list[str], products: pd.DataFrame, catalog_path
         raise MMAuditError(f"{catalog_path}: no attribute column(s) {missing}; columns are {list(products.columns)}; "
                            "fix train.attribute_cols (auto, none or a list)")
     return list(requested)
+
+
+def title_column(products: pd.DataFrame, catalog_path: Path) -> str:
+    """The catalog's first text column (the title, by default), whose named attribute values count as claims too; ""
+    when the catalog keeps none."""
+    text_cols = schema.read_metadata(catalog_path).get("settings", {}).get("text_cols", [])
+    return text_cols[0] if text_cols and text_cols[0] in products.columns else ""
 
 
 def stack(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
@@ -208,7 +215,8 @@ def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, e
 
 
 def stack_round(heads: list[AttributeHeads], encoded: dict, photo_x: dict[str, np.ndarray], product_folds: np.ndarray,
-                val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray, exchange_temperature: float) -> dict:
+                val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray, exchange_temperature: float,
+                also_stated: dict[str, np.ndarray] | None = None) -> dict:
     """Out-of-fold claim costs of every pair, stacked with the pair model's logits twice: on every pair (the exchange
     weighting: tells a product's photo from its look-alikes') and on the positives and `fit_pairs` (the fit weighting:
     does this photo belong to this text at all).
@@ -220,8 +228,8 @@ def stack_round(heads: list[AttributeHeads], encoded: dict, photo_x: dict[str, n
     t_rows, p_rows, labels = rows
     log_probs = out_of_fold_log_probs(heads, product_folds, photo_x)
     stated = {a: codes for a, (codes, _) in encoded.items()}
-    costs = claim_costs(log_probs, stated, t_rows, p_rows)
-    weights, bias = stack(val_logits, claim_costs(softened(log_probs, exchange_temperature), stated, t_rows, p_rows),
+    costs = claim_costs(log_probs, stated, t_rows, p_rows, also_stated)
+    weights, bias = stack(val_logits, claim_costs(softened(log_probs, exchange_temperature), stated, t_rows, p_rows, also_stated),
                           labels.astype(np.float64))
     weights[1:] /= exchange_temperature
     fit = fit_pairs | (labels == 0)
@@ -246,7 +254,10 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     attrs = attribute_columns(config.attribute_cols, products, catalog_path)
     photo_x = photo_inputs(feats)
     encoded = {a: encode_values(products[a]) for a in attrs}
-    log.info("attribute columns: %s", attrs)
+    title_col = title_column(products, catalog_path)
+    also_stated = titles_also_state(products[title_col] if title_col else None, {a: codes for a, (codes, _) in encoded.items()},
+                                    {a: classes for a, (_, classes) in encoded.items()})
+    log.info("attribute columns: %s; values named by %s count as claims too", attrs, title_col or "no column")
     device = pick_device(config.device)
     row = {pid: i for i, pid in enumerate(products.product_id)}
     t_rows = pairs.text_product_id.map(row).to_numpy(np.int64)
@@ -266,13 +277,13 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     folds_of = product_fold.fold.to_numpy()
     fold_models, histories, val_logits = fit_pair_models(config, settings, dims, feats, pairs, rows, folds_of, device, checkpoints)
     result = stack_round(fit_heads(config, photo_x, dims, encoded, folds_of, np.zeros(0, dtype=np.int64)), encoded, photo_x, folds_of,
-                         val_logits, rows, fit_pairs, config.exchange_temperature)
+                         val_logits, rows, fit_pairs, config.exchange_temperature, also_stated)
     rounds = [{"left_out": 0, "stacked_val_ap": average_precision(labels, result["stacked"])}]
     if config.leave_out_suspicious > 0 and encoded:  # robustness: the catalog's likeliest errors do not teach the heads again
         left_out = suspicious_products(result["stacked"], pairs, t_rows, config.leave_out_suspicious)
         log.info("attribute heads: leaving out the %d most suspicious products and training again", len(left_out))
         result = stack_round(fit_heads(config, photo_x, dims, encoded, folds_of, left_out), encoded, photo_x, folds_of, val_logits, rows,
-                             fit_pairs, config.exchange_temperature)
+                             fit_pairs, config.exchange_temperature, also_stated)
         rounds.append({"left_out": int(len(left_out)), "stacked_val_ap": average_precision(labels, result["stacked"])})
     stacked, weights, bias = result["stacked"], result["weights"], result["bias"]
     calibration = {"method": "stacked", "columns": ["pair_model", *attrs], "weights": weights.tolist(), "bias": bias,
@@ -284,7 +295,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
                "pairs": int(len(pairs)), "train_seconds": time.perf_counter() - start}
     model_config = {"model": config.model, "backbone": settings["backbone"], "settings": settings,
                     "dims": dims, "folds": folds, "pairs_settings": made_by, "attribute_inputs": input_sizes(photo_x),
-                    "attributes": {a: classes for a, (_, classes) in encoded.items()}}
+                    "attributes": {a: classes for a, (_, classes) in encoded.items()}, "title_col": title_col}
     path = store.save(Path(out), model_config, fold_models, result["heads"], product_fold, calibration, metrics)
     shutil.rmtree(checkpoints, ignore_errors=True)
     summary = pd.DataFrame([("model", config.model), ("folds", folds), ("pairs", len(pairs)),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
-from mmaudit.models.attributes import INPUT_LIMIT, TOWER_COMPONENTS, AttributeHeads, ViewHeads, softened
+from mmaudit.models.attributes import INPUT_LIMIT, TOWER_COMPONENTS, AttributeHeads, ViewHeads, claim_costs, softened, title_values
 
 
 def test_heads_learn_from_fewer_photos_than_tower_directions():
@@ -81,3 +82,21 @@ def test_a_temperature_softens_the_heads_without_changing_what_a_photo_reads_as(
     np.testing.assert_allclose(np.exp(soft).sum(1), 1.0, rtol=1e-5)
     assert (soft.argmax(1) == log_p.argmax(1)).all()
     assert (soft.max(1) < log_p.max(1)).all()
+
+
+def test_a_title_names_another_value_only_as_a_whole_word_and_alone():
+    classes = ["Black", "Blue", "Navy Blue", "other"]
+    titles = pd.Series(["Men Navy Blue Shirt", "Blue Jeans", "Black & Blue Socks", "Plain Shirt", "NAVY BLUE Tee", "Bluebird Top", None])
+    codes = np.array([1, 1, 0, 0, 2, 0, 1])
+    # the longest name first (Navy Blue, not Blue); the column's own value, two values, none, or a longer word: no other claim
+    assert title_values(titles, codes, classes).tolist() == [2, -1, -1, -1, -1, -1, -1]
+
+
+def test_a_text_that_states_two_values_claims_either():
+    log_p = {"colour": np.log(np.array([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1]]))}
+    codes = {"colour": np.array([1, 0])}
+    rows = np.array([0, 1])
+    alone = claim_costs(log_p, codes, rows, rows)
+    np.testing.assert_allclose(alone[:, 0], -np.log([0.2, 0.6]))
+    either = claim_costs(log_p, codes, rows, rows, {"colour": np.array([2, -1])})
+    np.testing.assert_allclose(either[:, 0], -np.log([0.9, 0.6]))  # photo 0 shows the title's value; row 1 states one

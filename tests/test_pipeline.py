@@ -252,3 +252,28 @@ def test_the_exchange_weighting_is_fitted_on_softer_heads_and_gives_the_same_gai
                                score.exchange_gain(at_t(i, i), at_t(j, j), at_t(i, j), at_t(j, i)), rtol=1e-4, atol=1e-4)
     trained = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert average_precision(pairs.label.to_numpy(), judge.logits(t, p)) == pytest.approx(trained["stacked_val_ap"], abs=1e-6)
+
+
+def test_a_title_that_names_another_value_makes_the_claim_either(pipeline):
+    """`train` saves which column titles are read from; `score`'s judge takes a value the title names beside the
+    column's as a claim of either, and names it when the photo contradicts both."""
+    saved = store.load(pipeline["model"])
+    assert saved.config["title_col"] == "title"
+    judge, products = judge_of(pipeline, saved)
+    colours = judge.classes["colour"]
+    r = 0
+    seen = int(judge.log_probs["colour"][r].argmax())
+    unlikely = [int(c) for c in np.argsort(judge.log_probs["colour"][r]) if colours[c] != "other"][:2]
+    edited = products.copy()
+    edited.loc[r, "colour"], edited.loc[r, "title"] = colours[unlikely[0]], f"{colours[seen]} shape"
+    pairs_settings = meta(pipeline["pairs"])
+    feats = product_features(open_store(pipeline["catalog"], pairs_settings["backbone"], pairs_settings["cache_dir"]), edited)
+    rows = np.array([r])
+    k = list(judge.classes).index("colour")
+    shows_title = score.Judge(saved, feats, edited, torch.device("cpu"), 256)
+    column_only = score.Judge(saved, feats, edited.drop(columns="title"), torch.device("cpu"), 256)
+    assert shows_title.columns(rows, rows)[0, 1 + k] == pytest.approx(-np.log(np.exp(judge.log_probs["colour"][r, [unlikely[0], seen]]).sum()))
+    assert column_only.columns(rows, rows)[0, 1 + k] == pytest.approx(-judge.log_probs["colour"][r, unlikely[0]])
+    edited.loc[r, "title"] = f"{colours[unlikely[1]]} shape"  # both values unlikely: contradicted, and the title named
+    said = score.Judge(saved, feats, edited, torch.device("cpu"), 256).contradictions(rows)[0]
+    assert said.startswith(f"colour: text says {colours[unlikely[0]]} (title: {colours[unlikely[1]]}), photo looks {colours[seen]}")

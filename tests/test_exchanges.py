@@ -68,7 +68,7 @@ def _judge(log_probs: dict[str, np.ndarray], codes: dict[str, np.ndarray], weigh
     """A judge of given out-of-fold log-probabilities and stated values, with a pair model that says nothing."""
     judge = object.__new__(Judge)
     judge.classes = {name: [f"value {k}" for k in range(p.shape[1])] for name, p in log_probs.items()}
-    judge.log_probs, judge.codes = log_probs, codes
+    judge.log_probs, judge.codes, judge.also_stated = log_probs, codes, {}  # no title names another value
     judge.weighting = {kind: (np.array([1.0, *weights]), -1.0) for kind in ("exchange", "fit")}
     judge.pair_model_logits = lambda text_rows, photo_rows: np.zeros(len(text_rows))
     return judge

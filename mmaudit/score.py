@@ -60,6 +60,7 @@ class Judge:
         self.log_probs = out_of_fold_log_probs(saved.heads, self.fold, photo_inputs(feats))
         self.codes = {a: encode_values(products[a], classes)[0] if a in products.columns else np.full(len(products), -1)
                       for a, classes in self.classes.items()}
+        self.stated_values = {a: products[a].astype(str).str.strip().to_numpy() for a in self.classes if a in products.columns}  # as written
         title_col = saved.config.get("title_col", "")  # a model from before titles were read has none
         self.also_stated = titles_also_state(products[title_col] if title_col in products.columns else None, self.codes, self.classes)
 
@@ -117,7 +118,7 @@ class Judge:
                 continue
             seen = int(self.log_probs[name][r].argmax())
             title_says = self.also_stated[name][r] if name in self.also_stated else -1
-            stated = self.classes[name][self.codes[name][r]] + (f" (title: {self.classes[name][title_says]})" if title_says >= 0 else "")
+            stated = self.stated_values[name][r] + (f" (title: {self.classes[name][title_says]})" if title_says >= 0 else "")
             out.append(f"{name}: text says {stated}, photo looks {self.classes[name][seen]} ({np.exp(self.log_probs[name][r, seen]):.0%})")
         return out
 

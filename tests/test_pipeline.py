@@ -256,7 +256,8 @@ def test_the_exchange_weighting_is_fitted_on_softer_heads_and_gives_the_same_gai
 
 def test_a_title_that_names_another_value_makes_the_claim_either(pipeline):
     """`train` saves which column titles are read from; `score`'s judge takes a value the title names beside the
-    column's as a claim of either, and names it when the photo contradicts both."""
+    column's as a claim of either, and names it when the photo contradicts both. The column's value is quoted as
+    written, even one too rare for a class of its own."""
     saved = store.load(pipeline["model"])
     assert saved.config["title_col"] == "title"
     judge, products = judge_of(pipeline, saved)
@@ -277,3 +278,6 @@ def test_a_title_that_names_another_value_makes_the_claim_either(pipeline):
     edited.loc[r, "title"] = f"{colours[unlikely[1]]} shape"  # both values unlikely: contradicted, and the title named
     said = score.Judge(saved, feats, edited, torch.device("cpu"), 256).contradictions(rows)[0]
     assert said.startswith(f"colour: text says {colours[unlikely[0]]} (title: {colours[unlikely[1]]}), photo looks {colours[seen]}")
+    edited.loc[r, "colour"], edited.loc[r, "title"] = "Sea Green", "shape"  # a value too rare to have its own class
+    said = score.Judge(saved, feats, edited, torch.device("cpu"), 256).contradictions(rows)[0]
+    assert said.startswith("colour: text says Sea Green, photo looks")  # as written, not the pooled class "other"

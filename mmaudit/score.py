@@ -60,7 +60,6 @@ class Judge:
         self.log_probs = out_of_fold_log_probs(saved.heads, self.fold, photo_inputs(feats))
         self.codes = {a: encode_values(products[a], classes)[0] if a in products.columns else np.full(len(products), -1)
                       for a, classes in self.classes.items()}
-        self.stated_values = {a: products[a].astype(str).str.strip().to_numpy() for a in self.classes if a in products.columns}  # as written
         title_col = saved.config.get("title_col", "")  # a model from before titles were read has none
         self.also_stated = titles_also_state(products[title_col] if title_col in products.columns else None, self.codes, self.classes)
 
@@ -103,8 +102,9 @@ class Judge:
         ones = np.ones((len(rows), 1), dtype=np.float32)
         return np.hstack([stated, log_p, ones]), np.hstack([log_p, stated, (own[rows, None] - 2 * bias).astype(np.float32)])
 
-    def contradictions(self, rows: np.ndarray) -> list[str]:
-        """For each row, the stated attribute its own photo contradicts most, in words ("" when none does)."""
+    def contradictions(self, rows: np.ndarray, products: pd.DataFrame) -> list[str]:
+        """For each row, the stated attribute its own photo contradicts most, in words ("" when none does); the value
+        is quoted as `products` (the rows this judge was built on) writes it, even one too rare for a class of its own."""
         if not self.classes:
             return [""] * len(rows)
         weighted = claim_costs(self.log_probs, self.codes, rows, rows, self.also_stated) * self.weighting["fit"][0][1:]
@@ -118,7 +118,7 @@ class Judge:
                 continue
             seen = int(self.log_probs[name][r].argmax())
             title_says = self.also_stated[name][r] if name in self.also_stated else -1
-            stated = self.stated_values[name][r] + (f" (title: {self.classes[name][title_says]})" if title_says >= 0 else "")
+            stated = str(products[name].iloc[r]).strip() + (f" (title: {self.classes[name][title_says]})" if title_says >= 0 else "")
             out.append(f"{name}: text says {stated}, photo looks {self.classes[name][seen]} ({np.exp(self.log_probs[name][r, seen]):.0%})")
         return out
 
@@ -401,7 +401,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
         "photo_fits_score": 1 - prob(scored.swap_logit),
         "text_fits": np.where(scored.text_fits_row >= 0, ids[scored.text_fits_row.clip(0)], None),
         "text_fits_score": 1 - prob(scored.text_fits_logit),
-        "contradiction": judge.contradictions(scored.row.to_numpy()),
+        "contradiction": judge.contradictions(scored.row.to_numpy(), products),
     })
     result["flagged"] = result.mismatch_score >= threshold
     table = catalog.merge(result, on="row_number", how="left")  # by row: a duplicate id keeps its own status

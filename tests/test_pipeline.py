@@ -276,8 +276,8 @@ def test_a_title_that_names_another_value_makes_the_claim_either(pipeline):
     assert shows_title.columns(rows, rows)[0, 1 + k] == pytest.approx(-np.log(np.exp(judge.log_probs["colour"][r, [unlikely[0], seen]]).sum()))
     assert column_only.columns(rows, rows)[0, 1 + k] == pytest.approx(-judge.log_probs["colour"][r, unlikely[0]])
     edited.loc[r, "title"] = f"{colours[unlikely[1]]} shape"  # both values unlikely: contradicted, and the title named
-    said = score.Judge(saved, feats, edited, torch.device("cpu"), 256).contradictions(rows)[0]
+    said = score.Judge(saved, feats, edited, torch.device("cpu"), 256).contradictions(rows, edited)[0]
     assert said.startswith(f"colour: text says {colours[unlikely[0]]} (title: {colours[unlikely[1]]}), photo looks {colours[seen]}")
     edited.loc[r, "colour"], edited.loc[r, "title"] = "Sea Green", "shape"  # a value too rare to have its own class
-    said = score.Judge(saved, feats, edited, torch.device("cpu"), 256).contradictions(rows)[0]
+    said = score.Judge(saved, feats, edited, torch.device("cpu"), 256).contradictions(rows, edited)[0]
     assert said.startswith("colour: text says Sea Green, photo looks")  # as written, not the pooled class "other"

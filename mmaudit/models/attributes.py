@@ -202,9 +202,10 @@ def claim_costs(log_probs: dict[str, np.ndarray], codes: dict[str, np.ndarray], 
         stated = codes[name][text_rows]
         known = stated >= 0
         out[known, k] = -log_probs[name][photo_rows[known], stated[known]]
-        other = also_stated[name][text_rows] if also_stated and name in also_stated else np.full(len(text_rows), -1)
-        both = known & (other >= 0)
-        out[both, k] = -np.logaddexp(log_probs[name][photo_rows[both], stated[both]], log_probs[name][photo_rows[both], other[both]])
+        if also_stated and name in also_stated:
+            other = also_stated[name][text_rows]
+            both = known & (other >= 0)
+            out[both, k] = -np.logaddexp(log_probs[name][photo_rows[both], stated[both]], log_probs[name][photo_rows[both], other[both]])
     return out
 
 

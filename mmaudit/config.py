@@ -61,7 +61,7 @@ class TrainConfig:
     attribute_epochs: int = 40
     exchange_temperature: float = 2.0  # the exchange weighting is fitted on the heads read this much softer (1: as they are)
     leave_out_suspicious: float = 0.1  # robustness: retrain without this fraction of the worst-fitting products (0: one round)
-    max_text_tokens: int = 16  # the whole-text token + the first 15 (the title); cost grows with it (bench/train_speed.py)
+    max_text_tokens: int = 16  # the fusion reads the whole-text token + the first 15 (the title); its attention cost grows with it
     device: str = ""  # empty: cuda when visible, else cpu
 
     def __post_init__(self) -> None:

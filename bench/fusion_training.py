@@ -69,7 +69,7 @@ def make_train_fold(variant: str, kinds_of_fold: dict):
         steps = sum((len(e) + config.batch_size - 1) // config.batch_size for e in epochs)
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(steps, 1), pct_start=0.1)
         loss_fn = torch.nn.BCEWithLogitsLoss()
-        history, best_ap, best_state, best_logits, stale = {"epochs": []}, -1.0, None, None, 0
+        history, best = {"epochs": []}, train.BestEpoch(config.patience)
         for epoch, pool in enumerate(epochs):
             model.train()
             order = rng.permutation(pool)
@@ -91,16 +91,9 @@ def make_train_fold(variant: str, kinds_of_fold: dict):
             history["epochs"].append({"epoch": epoch + 1, "pairs": int(len(pool)), "loss": float(np.mean(losses)), "val_ap": val_ap})
             print(f"{variant} fold {fold} epoch {epoch + 1}: {len(pool)} pairs, loss {np.mean(losses):.4f}, val AP {val_ap:.4f}",
                   file=sys.stderr, flush=True)
-            if val_ap > best_ap:
-                best_ap, stale, best_logits = val_ap, 0, val_logits
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-                if stale >= config.patience:
-                    break
-        model.load_state_dict(best_state)
-        history["best_val_ap"] = best_ap
-        return best_logits, history
+            if best.stop_after(model, val_ap, val_logits):
+                break
+        return best.restore(model, history)
 
     return train_fold
 

@@ -97,6 +97,28 @@ def _logits(model, prepared: dict, text_rows: np.ndarray, photo_rows: np.ndarray
     return np.concatenate(out) if out else np.zeros(0)
 
 
+class BestEpoch:
+    """Early stopping on validation AP: keeps the best epoch's weights and validation logits, and says when `patience`
+    epochs in a row have not beaten it."""
+
+    def __init__(self, patience: int):
+        self.patience, self.ap, self.state, self.logits, self.stale = patience, -1.0, None, None, 0
+
+    def stop_after(self, model, val_ap: float, val_logits: np.ndarray) -> bool:
+        if val_ap > self.ap:
+            self.ap, self.stale, self.logits = val_ap, 0, val_logits
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            self.stale += 1
+        return self.stale >= self.patience
+
+    def restore(self, model, history: dict) -> tuple[np.ndarray, dict]:
+        """The best epoch's weights back into `model`; its validation logits and the history with its AP."""
+        model.load_state_dict(self.state)
+        history["best_val_ap"] = self.ap
+        return self.logits, history
+
+
 def train_fold(model, prepared: dict, train: tuple, val: tuple, config: TrainConfig, device: torch.device,
                fold: int, seed: int) -> tuple[np.ndarray, dict]:
     """Train one scorer with early stopping on validation AP; return its validation logits and history."""
@@ -112,7 +134,7 @@ def train_fold(model, prepared: dict, train: tuple, val: tuple, config: TrainCon
     steps = config.epochs * ((len(train[0]) + config.batch_size - 1) // config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(steps, 1), pct_start=0.1)
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    best_ap, best_state, best_logits, stale = -1.0, None, None, 0
+    best = BestEpoch(config.patience)
     with bar() as progress:
         task = progress.add_task(f"train fold {fold}", total=steps, rate="")
         for epoch in range(config.epochs):
@@ -134,16 +156,9 @@ def train_fold(model, prepared: dict, train: tuple, val: tuple, config: TrainCon
             history["epochs"].append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_ap": val_ap})
             progress.update(task, rate=f"loss {np.mean(losses):.3f} val AP {val_ap:.3f}")
             log.info("fold %d epoch %d: loss %.4f, val AP %.4f", fold, epoch + 1, np.mean(losses), val_ap)
-            if val_ap > best_ap:
-                best_ap, stale, best_logits = val_ap, 0, val_logits
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-                if stale >= config.patience:
-                    break
-    model.load_state_dict(best_state)
-    history["best_val_ap"] = best_ap
-    return best_logits, history
+            if best.stop_after(model, val_ap, val_logits):
+                break
+    return best.restore(model, history)
 
 
 def suspicious_products(stacked: np.ndarray, pairs: pd.DataFrame, t_rows: np.ndarray, fraction: float) -> np.ndarray:

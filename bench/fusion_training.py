@@ -126,8 +126,8 @@ def run_variant(case: Path, variant: str, cache_dir: Path | None) -> dict:
     figures = json.loads(subprocess.run([sys.executable, str(EVALUATE), str(case / "truth.csv"), str(scores), "--score-col",
                                          "mismatch_score", "--partner-col", "photo_fits", "--json"],
                                         capture_output=True, text=True, check=True).stdout)
-    metrics = json.loads((model_dir / "metrics.json").read_text()) if (model_dir / "metrics.json").exists() else {}
-    val_ap = [[e["val_ap"] for e in f.get("epochs", [])] for f in metrics.get("folds", [])]
+    folds = json.loads((model_dir / "metrics.json").read_text())["folds"]  # train.run writes it with every model
+    val_ap = [[e["val_ap"] for e in f["epochs"]] for f in folds]
     return {"variant": variant, **figures, "fold_val_ap_by_epoch": val_ap, "train_s": train_s, "score_s": score_s}
 
 

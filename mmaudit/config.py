@@ -60,6 +60,7 @@ class TrainConfig:
     attribute_cols: list[str] = field(default_factory=lambda: ["auto"])  # auto: the catalog's categorical columns; none: off
     attribute_epochs: int = 40
     exchange_temperature: float = 2.0  # the exchange weighting is fitted on the heads read this much softer (1: as they are)
+    text_words: int = 1000  # per text column, its most frequent words tried as claims; kept where the photo predicts them (0: off)
     leave_out_suspicious: float = 0.1  # robustness: retrain without this fraction of the worst-fitting products (0: one round)
     max_text_tokens: int = 16  # the fusion reads the whole-text token + the first 15 (the title); its attention cost grows with it
     device: str = ""  # empty: cuda when visible, else cpu
@@ -75,6 +76,7 @@ class ScoreConfig:
     target_precision: float = 0.5
     max_mismatch_share: float = 0.2  # the share of mismatches is estimated from the catalog, at most this
     candidates: int = 10
+    claim_candidates: int = 5  # partners whose photos fit a product's claims best, searched among every product (0: off)
     far_candidates: int = 3  # partners searched anywhere in the catalog for products whose photo misfits (0: off)
     simulated_swaps: int = 2000
     batch_size: int = 512

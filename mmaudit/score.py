@@ -29,7 +29,9 @@ from .config import EngineConfig, ScoreConfig, as_dict
 from .features import open_store, product_features
 from .files import write_table
 from .metrics import fit_logistic, mismatch_shares, sigmoid, threshold_for_precision
-from .models.attributes import claim_costs, encode_values, out_of_fold_log_probs, photo_inputs, titles_also_state
+from .models.attributes import encode_values, out_of_fold_log_probs, photo_inputs, titles_also_state
+from .models.claims import Claims, ColumnClaims
+from .models.words import WordClaims, stated_words
 from .models import store
 from .neighbours import build_index, search
 from .devices import pick_device
@@ -39,10 +41,10 @@ CHUNK = 1024  # products per resumable unit of work
 
 
 class Judge:
-    """Out-of-fold mismatch logits m(text of i, photo of j) for catalog rows: the pair model's logit and
-    the cost of each attribute the text states, weighed as `train` stacked them: the exchange weighting
-    (fitted on every kind of pair) tells a photo from its look-alikes', the fit weighting (positives vs
-    random negatives) says whether a photo belongs to a text at all."""
+    """Out-of-fold mismatch logits m(text of i, photo of j) for catalog rows: the pair model's logit and the cost of each
+    claim the text makes (`Claims`: its attribute columns, the words of its text columns), weighed as `train` stacked
+    them: the exchange weighting (fitted on every kind of pair) tells a photo from its look-alikes', the fit weighting
+    (positives vs random negatives) says whether a photo belongs to a text at all."""
 
     def __init__(self, saved: store.SavedModel, feats: dict, products: pd.DataFrame, device: torch.device, batch: int):
         self.models = [m.to(device) for m in saved.fold_models]
@@ -52,16 +54,30 @@ class Judge:
         self.batch = batch
         cal = saved.calibration
         self.weighting = {"exchange": (np.array(cal["weights"]), float(cal["bias"])), "fit": (np.array(cal["fit_weights"]), float(cal["fit_bias"]))}
+        photo_x = photo_inputs(feats)
+        self.claims = Claims([self.column_claims(saved, photo_x, products), *self.word_claims(saved, photo_x, products)])
+
+    def column_claims(self, saved: store.SavedModel, photo_x: dict, products: pd.DataFrame) -> ColumnClaims:
         attributes = saved.config.get("attributes", {})  # config.json lists them sorted; the weights follow `train`'s order
-        self.classes = {a: attributes[a] for a in cal["columns"][1:]}
-        missing = [a for a in self.classes if a not in products.columns]
+        classes = {a: attributes[a] for a in saved.calibration["attribute_columns"]}
+        missing = [a for a in classes if a not in products.columns]
         if missing:
             log.warning("catalog has no column(s) %s: those claims are not checked", missing)
-        self.log_probs = out_of_fold_log_probs(saved.heads, self.fold, photo_inputs(feats))
-        self.codes = {a: encode_values(products[a], classes)[0] if a in products.columns else np.full(len(products), -1)
-                      for a, classes in self.classes.items()}
-        title_col = saved.config.get("title_col", "")  # a model from before titles were read has none
-        self.also_stated = titles_also_state(products[title_col] if title_col in products.columns else None, self.codes, self.classes)
+        codes = {a: encode_values(products[a], values)[0] if a in products.columns else np.full(len(products), -1)
+                 for a, values in classes.items()}
+        title_col = saved.config.get("title_col", "")
+        also_stated = titles_also_state(products[title_col] if title_col in products.columns else None, codes, classes)
+        return ColumnClaims(classes, codes, out_of_fold_log_probs(saved.heads, self.fold, photo_x), also_stated)
+
+    def word_claims(self, saved: store.SavedModel, photo_x: dict, products: pd.DataFrame) -> list[WordClaims]:
+        vocabularies = saved.config.get("words", {})  # config.json lists them sorted; the weights follow `train`'s order
+        words = {c: vocabularies[c] for c in saved.calibration["word_columns"]}
+        missing = [c for c in words if c not in products.columns]
+        if missing:
+            log.warning("catalog has no text column(s) %s: the words they state are not checked", missing)
+        log_probs = out_of_fold_log_probs(saved.word_heads, self.fold, photo_x) if words else {}
+        return [WordClaims(c, vocabulary, stated_words(products[c] if c in products.columns else pd.Series([""] * len(products)), vocabulary),
+                           log_probs[c]) for c, vocabulary in words.items()]
 
     def to(self, device: torch.device) -> "Judge":
         """The same judge on another device (a Ray actor given a GPU): what it prepared is moved, not redone,
@@ -74,9 +90,8 @@ class Judge:
         return self
 
     def columns(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
-        """[pairs, 1 + attributes]: the pair model's logit and the cost of each attribute claim."""
-        return np.column_stack([self.pair_model_logits(text_rows, photo_rows),
-                                claim_costs(self.log_probs, self.codes, text_rows, photo_rows, self.also_stated)])
+        """[pairs, 1 + claims]: the pair model's logit and the cost of each claim."""
+        return np.column_stack([self.pair_model_logits(text_rows, photo_rows), self.claims.costs(text_rows, photo_rows)])
 
     def weigh(self, columns: np.ndarray, weighting: str = "exchange") -> np.ndarray:
         weights, bias = self.weighting[weighting]
@@ -87,40 +102,25 @@ class Judge:
         return self.weigh(self.columns(text_rows, photo_rows))
 
     def exchange_vectors(self, rows: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(queries, keys) of `rows` whose inner product q_i . k_j is the attribute heads' part of the gain of exchanging
-        i and j, less own_i (own: every row's own logit): each text's stated values (one-hot, weighed as in the exchange
-        weighting) read against the other photo's log-probabilities, both ways, plus own_j. The pair model's part and a
-        title's other value (`also_stated`) are left out: this only finds candidates, which the whole judge then scores."""
+        """(queries, keys) of `rows` whose inner product q_i . k_j is the claims' part of the gain of exchanging i and j,
+        less what depends on i alone (own: every row's own logit). With the claims' cost of text i with photo j written as
+        c_j - t_i . p_j (`Claims.vectors`): q_i = [t_i, p_i, 1], k_j = [p_j, t_j, own_j - 2 bias - c_j]. The pair model's
+        part is left out: this only finds candidates, which the whole judge then scores."""
         weights, bias = self.weighting["exchange"][0][1:], self.weighting["exchange"][1]
-        log_p = np.concatenate([self.log_probs[name][rows] for name in self.classes], 1).astype(np.float32)
-        stated = np.zeros_like(log_p)
-        offset = 0
-        for weight, (name, codes) in zip(weights, self.codes.items()):
-            known = np.flatnonzero(codes[rows] >= 0)
-            stated[known, offset + codes[rows][known]] = weight
-            offset += self.log_probs[name].shape[1]
+        text, photo, constant = self.claims.vectors(rows, weights)
         ones = np.ones((len(rows), 1), dtype=np.float32)
-        return np.hstack([stated, log_p, ones]), np.hstack([log_p, stated, (own[rows, None] - 2 * bias).astype(np.float32)])
+        return np.hstack([text, photo, ones]), np.hstack([photo, text, (own[rows] - 2 * bias - constant)[:, None].astype(np.float32)])
+
+    def fit_vectors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(queries, keys) of `rows` whose inner product q_i . k_j is the claims' part of how well photo j fits text i
+        (in the exchange weighting), less what depends on i alone: q_i = [t_i, 1], k_j = [p_j, -c_j]."""
+        text, photo, constant = self.claims.vectors(rows, self.weighting["exchange"][0][1:])
+        return np.hstack([text, np.ones((len(rows), 1), dtype=np.float32)]), np.hstack([photo, -constant[:, None].astype(np.float32)])
 
     def contradictions(self, rows: np.ndarray, products: pd.DataFrame) -> list[str]:
-        """For each row, the stated attribute its own photo contradicts most, in words ("" when none does); the value
-        is quoted as `products` (the rows this judge was built on) writes it, even one too rare for a class of its own."""
-        if not self.classes:
-            return [""] * len(rows)
-        weighted = claim_costs(self.log_probs, self.codes, rows, rows, self.also_stated) * self.weighting["fit"][0][1:]
-        names = list(self.classes)
-        out = []
-        for r, row_costs in zip(rows, weighted):
-            k = int(row_costs.argmax())
-            name = names[k]
-            if row_costs[k] < 1.0:  # the photo does not clearly disagree with any claim
-                out.append("")
-                continue
-            seen = int(self.log_probs[name][r].argmax())
-            title_says = self.also_stated[name][r] if name in self.also_stated else -1
-            stated = str(products[name].iloc[r]).strip() + (f" (title: {self.classes[name][title_says]})" if title_says >= 0 else "")
-            out.append(f"{name}: text says {stated}, photo looks {self.classes[name][seen]} ({np.exp(self.log_probs[name][r, seen]):.0%})")
-        return out
+        """For each row, the claim its own photo contradicts most, in words ("" when none does); a column's value is
+        quoted as `products` (the rows this judge was built on) writes it, even one too rare for a class of its own."""
+        return self.claims.contradictions(rows, self.weighting["fit"][0][1:], products)
 
     @torch.no_grad()
     def pair_model_logits(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
@@ -156,6 +156,22 @@ def candidates(feats: dict, count: int) -> np.ndarray:
     return out
 
 
+def claim_candidates(judge: Judge, count: int) -> np.ndarray:
+    """[rows, count] the products whose photos fit each row's claims best (-1 pads; one inner-product search over
+    `Judge.fit_vectors`): where a product's own photo went, when neither its look-alikes nor its text neighbours hold it
+    (a swap between two products the towers do not see as alike, whose texts still say what each photo shows)."""
+    out = np.full((len(judge.fold), count), -1, dtype=np.int64)
+    if count <= 0 or not judge.claims.names or len(out) < 2:
+        return out
+    rows = np.arange(len(out))
+    queries, keys = judge.fit_vectors(rows)
+    _, found = search(build_index(keys), queries, count + 1)
+    for i, row in enumerate(found):
+        others = [j for j in row.tolist() if j != i and j >= 0][:count]
+        out[i, :len(others)] = others
+    return out
+
+
 EXCHANGES = 8  # best candidate exchanges kept per product for the catalog-wide matching
 MISFIT_Z = 2.0  # a product whose own fit is this many spreads worse than the catalog's median may have a partner anywhere
 
@@ -171,7 +187,7 @@ def far_candidates(judge: Judge, own: np.ndarray, fit: np.ndarray, count: int) -
     out = np.full((len(own), count), -1, dtype=np.int64)
     centre, spread = robust_scale(fit)
     misfits = np.flatnonzero((fit - centre) / spread > MISFIT_Z)
-    if count <= 0 or len(misfits) < 2 or not judge.classes:
+    if count <= 0 or len(misfits) < 2 or not judge.claims.names:
         return out
     queries, keys = judge.exchange_vectors(misfits, own)
     _, found = search(build_index(keys), queries, count + 1)
@@ -334,7 +350,7 @@ def calibrate(observed: np.ndarray, simulated: dict[str, np.ndarray], target_pre
 
 def _work_id(catalog_path: Path, model_path: Path, config: ScoreConfig) -> str:
     parts = [str(Path(catalog_path).resolve()), str(Path(catalog_path).stat().st_mtime_ns), str(Path(model_path).resolve()),
-             str((Path(model_path) / "model.safetensors").stat().st_mtime_ns), str(config.candidates), str(config.far_candidates), f"exchanges-{EXCHANGES}-sum-fit-far"]
+             str((Path(model_path) / "model.safetensors").stat().st_mtime_ns), str(config.candidates), str(config.far_candidates), str(config.claim_candidates), f"exchanges-{EXCHANGES}-sum-fit-far"]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -378,7 +394,8 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     own_columns = judge.columns(rows, rows)
     own, fit = judge.weigh(own_columns), judge.weigh(own_columns, "fit")
     near = candidates(feats, config.candidates)
-    cands = with_far_candidates(near, far_candidates(judge, own, fit, config.far_candidates))
+    cands = with_far_candidates(with_far_candidates(near, claim_candidates(judge, config.claim_candidates)),
+                                far_candidates(judge, own, fit, config.far_candidates))
     parts = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(catalog_path, model_path, config)}")
     scored = _score_all(judge, cands, own, parts, engine, config.device)
     scored = pd.concat([scored, one_exchange_each(scored)], axis=1)

@@ -26,8 +26,9 @@ from .files import atomic_path
 from .features import dims_of, open_store, product_features
 from .metrics import average_precision, fit_logistic
 from .models import store
-from .models.attributes import (AttributeHeads, claim_costs, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of,
-                                softened, titles_also_state)
+from .models.attributes import AttributeHeads, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of, titles_also_state
+from .models.claims import Claims, ColumnClaims
+from .models.words import WordClaims, mine_vocabulary, predictable, reindexed, stated_words, word_labels
 from .devices import pick_device
 from .progress import bar, log
 
@@ -47,11 +48,15 @@ def attribute_columns(requested: list[str], products: pd.DataFrame, catalog_path
     return list(requested)
 
 
+def text_columns(products: pd.DataFrame, catalog_path: Path) -> list[str]:
+    """The catalog's text columns (as `ingest` chose them) that it still keeps."""
+    return [c for c in schema.read_metadata(catalog_path).get("settings", {}).get("text_cols", []) if c in products.columns]
+
+
 def title_column(products: pd.DataFrame, catalog_path: Path) -> str:
     """The catalog's first text column (the title, by default), whose named attribute values count as claims too; ""
     when the catalog keeps none."""
-    text_cols = schema.read_metadata(catalog_path).get("settings", {}).get("text_cols", [])
-    return text_cols[0] if text_cols and text_cols[0] in products.columns else ""
+    return next(iter(text_columns(products, catalog_path)), "")
 
 
 def stack(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
@@ -215,42 +220,81 @@ def fit_pair_models(config: TrainConfig, settings: dict, dims: dict, feats: dict
     return fold_models, histories, val_logits
 
 
-def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, encoded: dict, product_folds: np.ndarray,
-              left_out: np.ndarray) -> list[AttributeHeads]:
-    """Per fold, photo classifiers of the attribute columns trained on the other folds' products, except `left_out`
-    (photo_x: `photo_inputs`; dims: `dims_of` the features, which say where the tower's vector and earlier stages lie)."""
+def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, labels: dict[str, np.ndarray], sizes: dict[str, int],
+              product_folds: np.ndarray, left_out: np.ndarray, multilabel: frozenset[str] = frozenset()) -> list[AttributeHeads]:
+    """Per fold, photo classifiers of `labels` (per column: a class per product, or in `multilabel`, 0/1 per product and
+    word) trained on the other folds' products, except `left_out` (photo_x: `photo_inputs`; dims: `dims_of` the
+    features, which say where the tower's vector and earlier stages lie)."""
     heads = []
     for fold in range(int(product_folds.max()) + 1):
         train_products = np.setdiff1d(np.flatnonzero(product_folds != fold), left_out)
         torch.manual_seed(config.seed + fold)
-        heads.append(AttributeHeads(input_sizes(photo_x), {a: len(c) for a, (_, c) in encoded.items()}, dims).fit(
-            rows_of(photo_x, train_products), {a: codes[train_products] for a, (codes, _) in encoded.items()},
+        heads.append(AttributeHeads(input_sizes(photo_x), sizes, dims, multilabel).fit(
+            rows_of(photo_x, train_products), {a: values[train_products] for a, values in labels.items()},
             config.attribute_epochs, config.seed + fold))
     return heads
 
 
-def stack_round(heads: list[AttributeHeads], encoded: dict, photo_x: dict[str, np.ndarray], product_folds: np.ndarray,
-                val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray, exchange_temperature: float,
-                also_stated: dict[str, np.ndarray] | None = None) -> dict:
+class HeadsJob:
+    """The claim heads of one training: attribute columns (`encoded`: per column its codes and classes) and the words of
+    the text columns (`words`: per column its vocabulary and each product's stated words), fitted per fold and read out
+    of fold as `Claims`."""
+
+    def __init__(self, config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, product_folds: np.ndarray, encoded: dict,
+                 also_stated: dict[str, np.ndarray], words: dict[str, tuple[list[str], np.ndarray]]):
+        self.config, self.photo_x, self.dims, self.folds = config, photo_x, dims, product_folds
+        self.encoded, self.also_stated, self.words = encoded, also_stated, words
+
+    def fit(self, left_out: np.ndarray) -> tuple[list[AttributeHeads], list[AttributeHeads]]:
+        """Attribute heads and word heads per fold, trained without `left_out`."""
+        heads = fit_heads(self.config, self.photo_x, self.dims, {a: codes for a, (codes, _) in self.encoded.items()},
+                          {a: len(classes) for a, (_, classes) in self.encoded.items()}, self.folds, left_out)
+        word_heads = fit_heads(self.config, self.photo_x, self.dims,
+                               {c: word_labels(stated, len(vocabulary)) for c, (vocabulary, stated) in self.words.items()},
+                               {c: len(vocabulary) for c, (vocabulary, _) in self.words.items()}, self.folds, left_out,
+                               frozenset(self.words)) if self.words else []
+        return heads, word_heads
+
+    def keep_predictable_words(self, word_heads: list[AttributeHeads]) -> dict[str, dict]:
+        """Cut each text column's vocabulary (and the heads' outputs) to the words the heads predict out of fold;
+        per column, how many were tried and kept."""
+        log_probs = out_of_fold_log_probs(word_heads, self.folds, self.photo_x)
+        kept_words, report = {}, {}
+        for column, (vocabulary, stated) in self.words.items():
+            kept = predictable(word_labels(stated, len(vocabulary)), log_probs[column])
+            for heads in word_heads:
+                heads.keep_outputs(column, kept)
+            report[column] = {"tried": len(vocabulary), "kept": int(len(kept))}
+            if len(kept):
+                kept_words[column] = ([vocabulary[k] for k in kept], reindexed(stated, kept, len(vocabulary)))
+        self.words = kept_words
+        log.info("words as claims, kept where the photo predicts them: %s", report)
+        return report
+
+    def claims(self, heads: list[AttributeHeads], word_heads: list[AttributeHeads]) -> Claims:
+        columns = ColumnClaims({a: classes for a, (_, classes) in self.encoded.items()}, {a: codes for a, (codes, _) in self.encoded.items()},
+                               out_of_fold_log_probs(heads, self.folds, self.photo_x), self.also_stated)
+        word_log_probs = out_of_fold_log_probs(word_heads, self.folds, self.photo_x) if self.words else {}
+        return Claims([columns] + [WordClaims(c, vocabulary, stated, word_log_probs[c]) for c, (vocabulary, stated) in self.words.items()])
+
+
+def stack_round(claims: Claims, val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray, exchange_temperature: float) -> dict:
     """Out-of-fold claim costs of every pair, stacked with the pair model's logits twice: on every pair (the exchange
     weighting: tells a product's photo from its look-alikes') and on the positives and `fit_pairs` (the fit weighting:
     does this photo belong to this text at all).
 
-    The exchange weighting is fitted on the heads read softer, at `exchange_temperature` (log_softmax(log p / T)), and
+    The exchange weighting is fitted on the claims read softer, at `exchange_temperature` (log_softmax(log p / T)), and
     saved for their own costs: in an exchange's gain each photo's normaliser cancels, so a claim's part of a gain at T
     is its part at 1 divided by T, and the weights divided by T give the same gains. The fit sees each photo's normaliser
-    as noise in the claims' costs and leans more on the pair model (BENCHMARKS.md, eleventh session)."""
+    as noise in the claims' costs and leans more on the pair model."""
     t_rows, p_rows, labels = rows
-    log_probs = out_of_fold_log_probs(heads, product_folds, photo_x)
-    stated = {a: codes for a, (codes, _) in encoded.items()}
-    costs = claim_costs(log_probs, stated, t_rows, p_rows, also_stated)
-    weights, bias = stack(val_logits, claim_costs(softened(log_probs, exchange_temperature), stated, t_rows, p_rows, also_stated),
-                          labels.astype(np.float64))
+    costs = claims.costs(t_rows, p_rows)
+    weights, bias = stack(val_logits, claims.softened(exchange_temperature).costs(t_rows, p_rows), labels.astype(np.float64))
     weights[1:] /= exchange_temperature
     fit = fit_pairs | (labels == 0)
     fit_weights, fit_bias = stack(val_logits[fit], costs[fit], labels[fit].astype(np.float64))
     columns = np.column_stack([val_logits, costs])
-    return {"heads": heads, "log_probs": log_probs, "weights": weights, "bias": bias, "fit_weights": fit_weights, "fit_bias": fit_bias,
+    return {"weights": weights, "bias": bias, "fit_weights": fit_weights, "fit_bias": fit_bias,
             "stacked": columns @ weights + bias, "fit_val_ap": average_precision(labels[fit], columns[fit] @ fit_weights)}
 
 
@@ -272,7 +316,13 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     title_col = title_column(products, catalog_path)
     also_stated = titles_also_state(products[title_col] if title_col else None, {a: codes for a, (codes, _) in encoded.items()},
                                     {a: classes for a, (_, classes) in encoded.items()})
-    log.info("attribute columns: %s; values named by %s count as claims too", attrs, title_col or "no column")
+    words = {}
+    for column in text_columns(products, catalog_path) if config.text_words > 0 else []:
+        vocabulary = mine_vocabulary(products[column], config.text_words)
+        if vocabulary:
+            words[column] = (vocabulary, stated_words(products[column], vocabulary))
+    log.info("attribute columns: %s; values named by %s count as claims too; words tried as claims: %s", attrs, title_col or "no column",
+             {c: len(v) for c, (v, _) in words.items()})
     device = pick_device(config.device)
     row = {pid: i for i, pid in enumerate(products.product_id)}
     t_rows = pairs.text_product_id.map(row).to_numpy(np.int64)
@@ -291,30 +341,37 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
         fit_pairs = labels == 1
     folds_of = product_fold.fold.to_numpy()
     fold_models, histories, val_logits = fit_pair_models(config, settings, dims, feats, pairs, rows, folds_of, device, checkpoints)
-    result = stack_round(fit_heads(config, photo_x, dims, encoded, folds_of, np.zeros(0, dtype=np.int64)), encoded, photo_x, folds_of,
-                         val_logits, rows, fit_pairs, config.exchange_temperature, also_stated)
+    job = HeadsJob(config, photo_x, dims, folds_of, encoded, also_stated, words)
+    heads, word_heads = job.fit(np.zeros(0, dtype=np.int64))
+    word_report = job.keep_predictable_words(word_heads) if words else {}
+    word_heads = word_heads if job.words else []
+    claims = job.claims(heads, word_heads)
+    result = stack_round(claims, val_logits, rows, fit_pairs, config.exchange_temperature)
     rounds = [{"left_out": 0, "stacked_val_ap": average_precision(labels, result["stacked"])}]
-    if config.leave_out_suspicious > 0 and encoded:  # robustness: the catalog's likeliest errors do not teach the heads again
+    if config.leave_out_suspicious > 0 and claims.names:  # robustness: the catalog's likeliest errors do not teach the heads again
         left_out = suspicious_products(result["stacked"], pairs, t_rows, config.leave_out_suspicious)
-        log.info("attribute heads: leaving out the %d most suspicious products and training again", len(left_out))
-        result = stack_round(fit_heads(config, photo_x, dims, encoded, folds_of, left_out), encoded, photo_x, folds_of, val_logits, rows,
-                             fit_pairs, config.exchange_temperature, also_stated)
+        log.info("claim heads: leaving out the %d most suspicious products and training again", len(left_out))
+        heads, word_heads = job.fit(left_out)
+        claims = job.claims(heads, word_heads)
+        result = stack_round(claims, val_logits, rows, fit_pairs, config.exchange_temperature)
         rounds.append({"left_out": int(len(left_out)), "stacked_val_ap": average_precision(labels, result["stacked"])})
     stacked, weights, bias = result["stacked"], result["weights"], result["bias"]
-    calibration = {"method": "stacked", "columns": ["pair_model", *attrs], "weights": weights.tolist(), "bias": bias,
-                   "fit_weights": result["fit_weights"].tolist(), "fit_bias": result["fit_bias"]}
-    log_probs = result["log_probs"]
+    calibration = {"method": "stacked", "columns": ["pair_model", *claims.names], "attribute_columns": attrs, "word_columns": list(job.words),
+                   "weights": weights.tolist(), "bias": bias, "fit_weights": result["fit_weights"].tolist(), "fit_bias": result["fit_bias"]}
+    log_probs = claims.sources[0].log_probs if encoded else {}
     attribute_accuracy = {a: float((log_probs[a].argmax(1) == codes)[codes >= 0].mean()) for a, (codes, _) in encoded.items()}
     metrics = {"folds": histories, "rounds": rounds, "out_of_fold_val_ap": average_precision(labels, val_logits),
                "stacked_val_ap": average_precision(labels, stacked), "fit_val_ap": result["fit_val_ap"], "attribute_accuracy_out_of_fold": attribute_accuracy,
-               "pairs": int(len(pairs)), "train_seconds": time.perf_counter() - start}
+               "words": word_report, "pairs": int(len(pairs)), "train_seconds": time.perf_counter() - start}
     model_config = {"model": config.model, "backbone": settings["backbone"], "settings": settings,
                     "dims": dims, "folds": folds, "pairs_settings": made_by, "attribute_inputs": input_sizes(photo_x),
-                    "attributes": {a: classes for a, (_, classes) in encoded.items()}, "title_col": title_col}
-    path = store.save(Path(out), model_config, fold_models, result["heads"], product_fold, calibration, metrics)
+                    "attributes": {a: classes for a, (_, classes) in encoded.items()}, "title_col": title_col,
+                    "words": {c: vocabulary for c, (vocabulary, _) in job.words.items()}}
+    path = store.save(Path(out), model_config, fold_models, heads, word_heads, product_fold, calibration, metrics)
     shutil.rmtree(checkpoints, ignore_errors=True)
     summary = pd.DataFrame([("model", config.model), ("folds", folds), ("pairs", len(pairs)),
                             ("attribute columns", ", ".join(attrs) or "none"),
+                            ("words as claims", ", ".join(f"{c}: {len(v)}" for c, (v, _) in job.words.items()) or "none"),
                             ("out-of-fold validation AP (pair model)", f"{metrics['out_of_fold_val_ap']:.4f}"),
                             ("out-of-fold validation AP (with attributes)", f"{metrics['stacked_val_ap']:.4f}"),
                             ("seconds", f"{metrics['train_seconds']:.0f}")],

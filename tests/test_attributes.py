@@ -35,7 +35,7 @@ def test_members_differ_and_their_probabilities_are_averaged():
     heads = ViewHeads(x.shape[1], {"colour": 3}, members=3).fit(x, {"colour": labels}, epochs=5, seed=0)
     z = heads.standardized(torch.from_numpy(x))
     with torch.no_grad():
-        each = [ViewHeads.member_log_probs(m, z)["colour"].exp().numpy() for m in heads.members]
+        each = [heads.member_log_probs(m, z)["colour"].exp().numpy() for m in heads.members]
     assert not np.allclose(each[0], each[1], atol=1e-3)
     np.testing.assert_allclose(np.exp(heads.log_probs(x)["colour"]), np.mean(each, 0), rtol=1e-4, atol=1e-6)
 

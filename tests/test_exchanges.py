@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mmaudit.models.claims import Claims, ColumnClaims
 from mmaudit.score import Judge, exchange_gain, far_candidates, one_exchange_each, robust_scales, with_far_candidates
 
 
@@ -67,8 +68,9 @@ def test_a_skewed_signal_is_scaled_by_both_sides_of_its_centre():
 def _judge(log_probs: dict[str, np.ndarray], codes: dict[str, np.ndarray], weights: list[float]) -> Judge:
     """A judge of given out-of-fold log-probabilities and stated values, with a pair model that says nothing."""
     judge = object.__new__(Judge)
-    judge.classes = {name: [f"value {k}" for k in range(p.shape[1])] for name, p in log_probs.items()}
-    judge.log_probs, judge.codes, judge.also_stated = log_probs, codes, {}  # no title names another value
+    classes = {name: [f"value {k}" for k in range(p.shape[1])] for name, p in log_probs.items()}
+    judge.claims = Claims([ColumnClaims(classes, codes, log_probs, {})])  # no title names another value
+    judge.fold = np.full(len(next(iter(codes.values()))), -1)
     judge.weighting = {kind: (np.array([1.0, *weights]), -1.0) for kind in ("exchange", "fit")}
     judge.pair_model_logits = lambda text_rows, photo_rows: np.zeros(len(text_rows))
     return judge

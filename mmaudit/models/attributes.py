@@ -70,10 +70,11 @@ class AttributeHeads(nn.Module):
     and eighth sessions: `hard` 10% 0.790 -> 0.800, `hardest` 10% 0.629 -> 0.656; in an experiment, 0.806 against 0.793 for
     as many more members on the whole photo)."""
 
-    def __init__(self, inputs: dict[str, int], classes: dict[str, int], dims: dict):
+    def __init__(self, inputs: dict[str, int], classes: dict[str, int], dims: dict, multilabel: frozenset[str] = frozenset()):
         super().__init__()
         self.columns = list(classes)
-        self.views = nn.ModuleDict({view: ViewHeads(size, classes, tower=int(dims["photo"]), detail=int(dims.get("detail", 0)))
+        self.views = nn.ModuleDict({view: ViewHeads(size, classes, tower=int(dims["photo"]), detail=int(dims.get("detail", 0)),
+                                                    multilabel=multilabel)
                                     for view, size in inputs.items()})
 
     def forward(self, x: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -91,11 +92,32 @@ class AttributeHeads(nn.Module):
     def log_probs(self, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {name: v.numpy() for name, v in self({view: torch.from_numpy(values) for view, values in x.items()}).items()}
 
+    def keep_outputs(self, name: str, kept: np.ndarray) -> "AttributeHeads":
+        """Only the outputs `kept` of a multi-label column, in every member of every view; none kept drops the column."""
+        index = torch.from_numpy(np.asarray(kept, dtype=np.int64))
+        for view in self.views.values():
+            for member in view.members:
+                old = member["heads"][name]
+                if len(index) == 0:
+                    del member["heads"][name]
+                    continue
+                new = nn.Linear(old.in_features, len(index))
+                with torch.no_grad():
+                    new.weight.copy_(old.weight[index])
+                    new.bias.copy_(old.bias[index])
+                member["heads"][name] = new
+            if len(index) == 0:
+                view.columns.remove(name)
+        if len(index) == 0:
+            self.columns.remove(name)
+        return self
+
 
 class ViewHeads(nn.Module):
     """Photo classifiers of the attribute columns on one view: `members` small networks (a shared trunk, one head per column),
     trained alike from different seeds, whose probabilities are averaged: one network's confident misreadings
-    are what make a clean pair of look-alikes seem better exchanged.
+    are what make a clean pair of look-alikes seem better exchanged. A column in `multilabel` is a set of yes/no labels
+    (the words a text states): its log-probabilities are [rows, labels, 2], no then yes.
 
     The first `tower` inputs (the photo tower's pooled vector) and the last `detail` ones (its earlier stages) are each
     reduced to their top principal directions on the training photos: 1,280 object-recognition dimensions otherwise
@@ -103,8 +125,9 @@ class ViewHeads(nn.Module):
     a small catalog's few photos cannot teach 744 earlier-stage inputs (BENCHMARKS.md, fifth session: the demo)."""
 
     def __init__(self, inputs: int, classes: dict[str, int], hidden: int = 256, tower: int = 0, detail: int = 0,
-                 members: int = MEMBERS):
+                 members: int = MEMBERS, multilabel: frozenset[str] = frozenset()):
         super().__init__()
+        self.multilabel = frozenset(multilabel)
         kept = {"tower": min(TOWER_COMPONENTS, tower), "detail": min(TOWER_COMPONENTS, detail)}
         reduced = inputs - tower - detail + sum(kept.values())
         self.columns = list(classes)
@@ -129,10 +152,10 @@ class ViewHeads(nn.Module):
     def standardized(self, x: torch.Tensor) -> torch.Tensor:
         return ((self.reduce(x) - self.mean) / self.scale).clamp(-INPUT_LIMIT, INPUT_LIMIT)
 
-    @staticmethod
-    def member_log_probs(member: nn.ModuleDict, z: torch.Tensor) -> dict[str, torch.Tensor]:
+    def member_log_probs(self, member: nn.ModuleDict, z: torch.Tensor) -> dict[str, torch.Tensor]:
         shared = member["trunk"](z)
-        return {name: torch.log_softmax(head(shared), -1) for name, head in member["heads"].items()}
+        return {name: yes_no(head(shared)) if name in self.multilabel else torch.log_softmax(head(shared), -1)
+                for name, head in member["heads"].items()}
 
     def member_outputs(self, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
         """Each member's log-probabilities per column."""
@@ -161,7 +184,7 @@ class ViewHeads(nn.Module):
         z = self.standardized(x_t)
         y = {name: torch.from_numpy(c) for name, c in codes.items()}
         for k, member in enumerate(self.members):
-            fit_member(member, z, y, epochs, seed + 1000 * k)
+            fit_member(self, member, z, y, epochs, seed + 1000 * k)
         return self.eval()
 
     @torch.no_grad()
@@ -169,8 +192,14 @@ class ViewHeads(nn.Module):
         return {name: v.numpy() for name, v in self(torch.from_numpy(x)).items()}
 
 
-def fit_member(member: nn.ModuleDict, z: torch.Tensor, codes: dict[str, torch.Tensor], epochs: int, seed: int) -> None:
-    """Train one member on standardized inputs; rows with an empty cell teach nothing about that column."""
+def yes_no(logits: torch.Tensor) -> torch.Tensor:
+    """[rows, labels] logits of yes/no labels as [rows, labels, 2] log-probabilities: no, then yes."""
+    return torch.stack([nn.functional.logsigmoid(-logits), nn.functional.logsigmoid(logits)], -1)
+
+
+def fit_member(heads: ViewHeads, member: nn.ModuleDict, z: torch.Tensor, codes: dict[str, torch.Tensor], epochs: int, seed: int) -> None:
+    """Train one member on standardized inputs; rows with an empty cell teach nothing about that column (a multi-label
+    column's codes are [rows, labels] of 0/1, each label a two-class claim)."""
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(member.parameters(), lr=1e-3, weight_decay=0.05)
     member.train()
@@ -179,8 +208,9 @@ def fit_member(member: nn.ModuleDict, z: torch.Tensor, codes: dict[str, torch.Te
         for s in range(0, len(order), 512):
             idx = order[s:s + 512]
             loss = 0.0
-            for name, log_p in ViewHeads.member_log_probs(member, z[idx]).items():
+            for name, log_p in heads.member_log_probs(member, z[idx]).items():
                 y = codes[name][idx]
+                log_p, y = log_p.reshape(-1, log_p.shape[-1]), y.reshape(-1)
                 known = y >= 0
                 if known.any():  # label smoothing keeps the costs finite
                     loss = loss + 0.9 * nn.functional.nll_loss(log_p[known], y[known]) - 0.1 * log_p[known].mean()
@@ -244,7 +274,7 @@ def softened(log_probs: dict[str, np.ndarray], temperature: float) -> dict[str, 
     out = {}
     for name, values in log_probs.items():
         scaled = values.astype(np.float64) / temperature
-        out[name] = (scaled - np.logaddexp.reduce(scaled, axis=1, keepdims=True)).astype(np.float32)
+        out[name] = (scaled - np.logaddexp.reduce(scaled, axis=-1, keepdims=True)).astype(np.float32)
     return out
 
 
@@ -257,5 +287,6 @@ def out_of_fold_log_probs(fold_heads: list[AttributeHeads], product_folds: np.nd
             continue
         weight = np.where(product_folds[chosen] < 0, 1.0 / len(fold_heads), 1.0)[:, None]
         for name, values in heads.log_probs(rows_of(x, chosen)).items():
-            out.setdefault(name, np.zeros((len(product_folds), values.shape[1]), dtype=np.float32))[chosen] += weight * values
+            out.setdefault(name, np.zeros((len(product_folds), *values.shape[1:]), dtype=np.float32))[chosen] += \
+                weight.reshape(-1, *[1] * (values.ndim - 1)) * values
     return out

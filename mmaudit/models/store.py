@@ -16,10 +16,11 @@ from ..files import atomic_dir
 from . import build
 from .attributes import AttributeHeads
 
-FORMAT_VERSION = 7  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
+FORMAT_VERSION = 8  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
 # 4: the attribute heads are an ensemble and read the photo tower's earlier stages (reduced); 5: heads per view (whole, product);
 # 6: the heads clip their standardized inputs and read a fine colour histogram too; 7: the exchange weighting is fitted on
-# the heads read softer (train.exchange_temperature; a format-6 model fitted at a temperature would be misread)
+# the heads read softer (train.exchange_temperature; a format-6 model fitted at a temperature would be misread); 8: the
+# words of the text columns are claims too (word heads, `words` in config.json, cost columns in the weightings)
 
 
 @dataclass
@@ -29,16 +30,18 @@ class SavedModel:
     folds: dict[str, int]  # product id -> fold it was held out in
     calibration: dict
     heads: list[AttributeHeads]  # per fold: photo classifiers of the attribute columns
+    word_heads: list[AttributeHeads]  # per fold: which words of each text column a photo shows (config["words"]: the words)
 
     @property
     def name(self) -> str:
         return f"{self.config['model']}@{self.config['backbone']}"
 
 
-def save(path: Path, config: dict, fold_models: list, heads: list[AttributeHeads], folds: pd.DataFrame,
-         calibration: dict, metrics: dict) -> Path:
-    state = {f"fold{f}.{k}": v.detach().cpu().contiguous() for f, m in enumerate(fold_models) for k, v in m.state_dict().items()}
-    state |= {f"attr{f}.{k}": v.detach().cpu().contiguous() for f, h in enumerate(heads) for k, v in h.state_dict().items()}
+def save(path: Path, config: dict, fold_models: list, heads: list[AttributeHeads], word_heads: list[AttributeHeads],
+         folds: pd.DataFrame, calibration: dict, metrics: dict) -> Path:
+    state = {}
+    for prefix, modules in (("fold", fold_models), ("attr", heads), ("words", word_heads)):
+        state |= {f"{prefix}{f}.{k}": v.detach().cpu().contiguous() for f, m in enumerate(modules) for k, v in m.state_dict().items()}
     with atomic_dir(Path(path)) as tmp:
         (tmp / "config.json").write_text(json.dumps({**config, "format_version": FORMAT_VERSION, "mmaudit_version": __version__,
                                                      "torch_version": torch.__version__}, indent=2, sort_keys=True))
@@ -62,7 +65,9 @@ def load(path: Path) -> SavedModel:
         state = load_file(str(path / "model.safetensors"))
     except Exception as exc:  # safetensors raises its own error types for damaged files
         raise ModelError(f"{path}/model.safetensors: cannot be read ({exc}); retrain with `mmaudit train`") from exc
-    fold_models, heads = [], []
+    fold_models, heads, word_heads = [], [], []
+    inputs = {view: int(size) for view, size in config["attribute_inputs"].items()}
+    words = config.get("words", {})
     for f in range(int(config["folds"])):
         model = build(config["model"], config["settings"], config["dims"])
         prefix = f"fold{f}."
@@ -71,11 +76,16 @@ def load(path: Path) -> SavedModel:
         except RuntimeError as exc:
             raise ModelError(f"{path}: weights do not fit the {config['model']} architecture ({str(exc).splitlines()[0]}); retrain") from exc
         fold_models.append(model.eval())
-        attribute_heads = AttributeHeads({view: int(size) for view, size in config["attribute_inputs"].items()},
-                                         {a: len(c) for a, c in config.get("attributes", {}).items()}, config["dims"])
-        prefix = f"attr{f}."
-        attribute_heads.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-        heads.append(attribute_heads.eval())
+        attribute_heads = AttributeHeads(inputs, {a: len(c) for a, c in config.get("attributes", {}).items()}, config["dims"])
+        heads.append(_loaded(attribute_heads, state, f"attr{f}."))
+        if words:
+            word_heads.append(_loaded(AttributeHeads(inputs, {c: len(v) for c, v in words.items()}, config["dims"], frozenset(words)),
+                                      state, f"words{f}."))
     folds = pd.read_parquet(path / "folds.parquet")
     calibration = json.loads((path / "calibration.json").read_text())
-    return SavedModel(config, fold_models, dict(zip(folds.product_id, folds.fold.astype(int))), calibration, heads)
+    return SavedModel(config, fold_models, dict(zip(folds.product_id, folds.fold.astype(int))), calibration, heads, word_heads)
+
+
+def _loaded(heads: AttributeHeads, state: dict, prefix: str) -> AttributeHeads:
+    heads.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    return heads.eval()

@@ -1,0 +1,142 @@
+"""Claims read from the text: the words of a text column that a photo can confirm or contradict.
+
+Most catalogs write their claims into the title and description ("Navy Blue Striped Polo T-shirt") whether or not they
+keep clean attribute columns. Each text column's frequent words are candidate claims; photo heads (`AttributeHeads`
+with one yes/no output per word) learn on the other folds' products which words a product's text states, and a word
+stays a claim only where those heads predict it out of fold (ROC-AUC at least `MIN_WORD_AUC`): words a photo shows
+(colours, product types, patterns, "women") stay, words it cannot show ("gift", "offer", "new") get no weight. The
+catalog may be in any language: a word is a run of letters and digits that starts with a letter.
+
+A pair's cost per text column is a Bernoulli log-loss over the kept words, in two parts the judge weighs apart: the
+words the text states (-log p(word | photo)) and the words it does not (-log (1 - p(word | photo))): a photo that
+looks like a backpack contradicts a text that never says backpack.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .attributes import softened
+
+WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
+MIN_PRODUCTS = 5  # a word in fewer products' texts teaches a photo head nothing
+MAX_SHARE = 0.9  # a word in nearly every text separates no photo from another
+MIN_WORD_AUC = 0.75  # out of fold, how well the photo must predict a word for the word to count as a claim
+
+
+def words_of(text: str) -> list[str]:
+    """The distinct words of a text, lower-cased, in order; one-letter words are left out."""
+    found = (w.strip("'’-").casefold() for w in WORD.findall(str(text)))
+    return list(dict.fromkeys(w for w in found if len(w) > 1))
+
+
+def mine_vocabulary(texts: pd.Series, max_words: int) -> list[str]:
+    """The `max_words` words found in most texts, among those in at least `MIN_PRODUCTS` and at most `MAX_SHARE` of them."""
+    counts = Counter(w for text in texts.fillna("").astype(str) for w in words_of(text))
+    usable = [(c, w) for w, c in counts.items() if MIN_PRODUCTS <= c <= MAX_SHARE * len(texts)]
+    return [w for _, w in sorted(usable, key=lambda cw: (-cw[0], cw[1]))[:max_words]]
+
+
+def stated_words(texts: pd.Series, vocabulary: list[str]) -> np.ndarray:
+    """[texts, most words stated]: the vocabulary positions each text states, -1 pads."""
+    index = {w: k for k, w in enumerate(vocabulary)}
+    rows = [[index[w] for w in words_of(text) if w in index] for text in texts.fillna("").astype(str)]
+    out = np.full((len(rows), max([len(r) for r in rows] + [1])), -1, dtype=np.int64)
+    for i, row in enumerate(rows):
+        out[i, :len(row)] = row
+    return out
+
+
+def word_labels(stated: np.ndarray, size: int) -> np.ndarray:
+    """[texts, size] 1 where the text states the word, else 0 (the heads' training labels)."""
+    out = np.zeros((len(stated), size), dtype=np.int64)
+    rows, slots = np.nonzero(stated >= 0)
+    out[rows, stated[rows, slots]] = 1
+    return out
+
+
+def reindexed(stated: np.ndarray, kept: np.ndarray, size: int) -> np.ndarray:
+    """`stated` over a vocabulary cut to the positions `kept` (words no longer in it are dropped)."""
+    new = np.full(size + 1, -1, dtype=np.int64)
+    new[kept] = np.arange(len(kept))
+    moved = np.where(stated >= 0, new[stated.clip(0)], -1)
+    order = np.argsort(moved < 0, axis=1, kind="stable")  # the words kept first, then the padding
+    out = np.take_along_axis(moved, order, 1)
+    return out[:, :max(int((out >= 0).sum(1).max(initial=0)), 1)]
+
+
+def roc_auc_per_label(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """ROC-AUC of each column of `scores` for the 0/1 column of `labels` beside it (0.5 where a column has one class)."""
+    ranks = pd.DataFrame(scores).rank(axis=0).to_numpy()
+    positives = labels.sum(0).astype(np.float64)
+    negatives = len(labels) - positives
+    rank_sum = (ranks * labels).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+    return np.where((positives > 0) & (negatives > 0), auc, 0.5)
+
+
+def predictable(labels: np.ndarray, log_probs: np.ndarray, min_auc: float = MIN_WORD_AUC) -> np.ndarray:
+    """Positions of the words the photo heads predict out of fold (`log_probs`: [texts, words, 2]) at `min_auc` or better."""
+    return np.flatnonzero(roc_auc_per_label(labels, log_probs[..., 1]) >= min_auc)
+
+
+@dataclass
+class WordClaims:
+    """One text column's claims, as every product's photo reads them: `log_probs` [products, words, 2] (no, yes),
+    `stated` [products, most words] (vocabulary positions, -1 pads)."""
+
+    column: str
+    vocabulary: list[str]
+    stated: np.ndarray
+    log_probs: np.ndarray
+    unstated_total: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.unstated_total = self.log_probs[..., 0].sum(1, dtype=np.float64)
+
+    @property
+    def names(self) -> list[str]:
+        return [f"{self.column}: words stated", f"{self.column}: words not stated"]
+
+    def costs(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
+        """[pairs, 2]: -sum log p(yes) over the words text row states; -sum log p(no) over the words it does not."""
+        words = self.stated[text_rows]
+        valid = words >= 0
+        photos = photo_rows[:, None]
+        yes = np.where(valid, self.log_probs[photos, words.clip(0), 1], 0.0).sum(1, dtype=np.float64)
+        no = np.where(valid, self.log_probs[photos, words.clip(0), 0], 0.0).sum(1, dtype=np.float64)
+        return np.column_stack([-yes, -(self.unstated_total[photo_rows] - no)])
+
+    def softened(self, temperature: float) -> "WordClaims":
+        return WordClaims(self.column, self.vocabulary, self.stated, softened({"words": self.log_probs}, temperature)["words"])
+
+    def vectors(self, rows: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(text, photo, photo constant) of `rows`, such that the weighted cost of text i with photo j is
+        constant_j - text_i . photo_j (`weights`: of the stated and not-stated parts)."""
+        stated, unstated = weights
+        text = word_labels(self.stated[rows], len(self.vocabulary)).astype(np.float32)
+        photo = (stated * self.log_probs[rows, :, 1] - unstated * self.log_probs[rows, :, 0]).astype(np.float32)
+        return text, photo, -unstated * self.unstated_total[rows]
+
+    def contradiction(self, row: int, weights: np.ndarray, products: pd.DataFrame | None = None, unlikely: float = 0.2) -> str:
+        """The stated word its own photo makes least likely (when under `unlikely`), and the unstated word the photo
+        shows most: 'title says "black" (photo 4%), photo looks like "blue" (82%)'; "" when no stated word is unlikely
+        or the judge gives the stated words no weight."""
+        words = self.stated[row][self.stated[row] >= 0]
+        if len(words) == 0 or weights[0] <= 0:
+            return ""
+        yes = np.exp(self.log_probs[row, :, 1])
+        weakest = int(words[yes[words].argmin()])
+        if yes[weakest] >= unlikely:
+            return ""
+        said = f'{self.column} says "{self.vocabulary[weakest]}" (photo {yes[weakest]:.0%})'
+        others = yes.copy()
+        others[words] = -1.0
+        shown = int(others.argmax())
+        return said + (f', photo looks like "{self.vocabulary[shown]}" ({yes[shown]:.0%})' if others[shown] >= 0.5 else "")

@@ -24,8 +24,8 @@ def stamp_key(*parts: Any) -> str:
 
 
 def run(catalog: Path, workdir: Path, configs: dict[str, Any], force: bool = False,
-        announce: Callable[[str, str], None] = lambda stage, state: None) -> dict[str, Path]:
-    """Run the five stages into `workdir`; return the path of each stage's output."""
+        announce: Callable[[str, str], None] = lambda stage, state: None, until: str = "report") -> dict[str, Path]:
+    """Run the five stages (or those up to `until`) into `workdir`; return the path of each stage's output."""
     workdir = Path(workdir)
     stamps = workdir / ".stamps"
     stamps.mkdir(parents=True, exist_ok=True)
@@ -53,4 +53,6 @@ def run(catalog: Path, workdir: Path, configs: dict[str, Any], force: bool = Fal
         work()
         write_json({"key": key, "output": str(paths[stage])}, stamp)
         announce(stage, "done")
+        if stage == until:
+            break
     return paths

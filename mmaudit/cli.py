@@ -166,9 +166,9 @@ def train(
 @app.command()
 @_guard
 def score(
-    catalog: Path = typer.Argument(..., help="catalog.parquet written by `mmaudit ingest`."),
-    model: Path = typer.Option(..., "--model", "-m", help="Model directory written by `mmaudit train`."),
-    out: Path = typer.Option(Path("scores.parquet"), "-o", "--out", help="Where to write scores.parquet."),
+    catalog: Path = typer.Argument(..., help="Your catalog (.csv, .tsv, .jsonl, .parquet; photos beside it) or a catalog.parquet written by `mmaudit ingest`."),
+    model: Optional[Path] = typer.Option(None, "-m", "--model", help="Model directory written by `mmaudit train` (e.g. last month's) [default: the catalog's own: its work folder's model/, trained on the catalog itself when there is none]."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Where to write the scores [default: scores.parquet beside an ingested catalog, NAME.scores.parquet beside your own]."),
     threshold: Optional[float] = typer.Option(None, help="Flag above this mismatch_score [default: the model's calibrated one]."),
     cache_dir: Optional[Path] = typer.Option(None, help="Feature cache folder [default: features/ beside the catalog]."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda [default: cuda when visible]."),
@@ -177,14 +177,19 @@ def score(
 ) -> None:
     """Score every product; for suspects, name the product whose photo fits its text (photo_fits).
 
-    Reads catalog.parquet and MODEL/; writes scores.parquet: every catalog row and column plus mismatch_score,
-    pair_score, swap_gain, flagged, photo_fits, text_fits, model. Example: mmaudit score work/catalog.parquet -m work/model
+    mmaudit score products.csv: with no -m, the catalog's own model (trained on it once, in NAME-work/ beside the
+    output, and reused). Writes scores.parquet: every catalog row and column plus mismatch_score, pair_score,
+    swap_gain, flagged, photo_fits, text_fits, contradiction, model. With a model trained elsewhere:
+    mmaudit score work/catalog.parquet -m last-month/model
     """
-    from . import score as stage
+    from . import own_model, score as stage
 
-    config = _stage_config("score", config_file, sets, threshold=threshold, device=device)
-    engine_config = _stage_config("engine", config_file, sets, name=engine, ray_address=ray_address)
+    configs = settings.load(config_file, sets)
+    config = _with_flags(configs["score"], "score", threshold=threshold, device=device)
+    configs["engine"] = engine_config = _with_flags(configs["engine"], "engine", name=engine, ray_address=ray_address)
+    out = out or own_model.default_output(catalog)
     check_output(out)  # a clear error now, not after the long work
+    catalog, model = own_model.resolve(catalog, model, out, configs)
     path, summary = stage.run(catalog, model, out, config, str(cache_dir) if cache_dir else "", engine_config)
     _print_table(summary, f"score: {path}")
     typer.echo(str(path))  # plain, never wrapped: scripts read it

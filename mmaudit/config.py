@@ -60,7 +60,7 @@ class TrainConfig:
     attribute_cols: list[str] = field(default_factory=lambda: ["auto"])  # auto: the catalog's categorical columns; none: off
     attribute_epochs: int = 40
     exchange_temperature: float = 2.0  # the exchange weighting is fitted on the heads read this much softer (1: as they are)
-    text_words: int = 1000  # per text column, its most frequent words tried as claims; kept where the photo predicts them (0: off)
+    text_words: int = 300  # per text column, its most frequent words tried as claims; kept where the photo predicts them (0: off)
     leave_out_suspicious: float = 0.1  # robustness: retrain without this fraction of the worst-fitting products (0: one round)
     max_text_tokens: int = 16  # the fusion reads the whole-text token + the first 15 (the title); its attention cost grows with it
     device: str = ""  # empty: cuda when visible, else cpu

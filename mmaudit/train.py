@@ -26,9 +26,9 @@ from .files import atomic_path
 from .features import dims_of, open_store, product_features
 from .metrics import average_precision, fit_logistic
 from .models import store
-from .models.attributes import AttributeHeads, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of, titles_also_state
+from .models.attributes import MEMBERS, AttributeHeads, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of, titles_also_state
 from .models.claims import Claims, ColumnClaims
-from .models.words import WordClaims, mine_vocabulary, predictable, reindexed, stated_words, word_labels
+from .models.words import MEMBERS as WORD_MEMBERS, WordClaims, mine_vocabulary, predictable, reindexed, stated_words, word_labels
 from .devices import pick_device
 from .progress import bar, log
 
@@ -221,7 +221,8 @@ def fit_pair_models(config: TrainConfig, settings: dict, dims: dict, feats: dict
 
 
 def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, labels: dict[str, np.ndarray], sizes: dict[str, int],
-              product_folds: np.ndarray, left_out: np.ndarray, multilabel: frozenset[str] = frozenset()) -> list[AttributeHeads]:
+              product_folds: np.ndarray, left_out: np.ndarray, multilabel: frozenset[str] = frozenset(),
+              members: int = MEMBERS) -> list[AttributeHeads]:
     """Per fold, photo classifiers of `labels` (per column: a class per product, or in `multilabel`, 0/1 per product and
     word) trained on the other folds' products, except `left_out` (photo_x: `photo_inputs`; dims: `dims_of` the
     features, which say where the tower's vector and earlier stages lie)."""
@@ -229,7 +230,7 @@ def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, l
     for fold in range(int(product_folds.max()) + 1):
         train_products = np.setdiff1d(np.flatnonzero(product_folds != fold), left_out)
         torch.manual_seed(config.seed + fold)
-        heads.append(AttributeHeads(input_sizes(photo_x), sizes, dims, multilabel).fit(
+        heads.append(AttributeHeads(input_sizes(photo_x), sizes, dims, multilabel, members).fit(
             rows_of(photo_x, train_products), {a: values[train_products] for a, values in labels.items()},
             config.attribute_epochs, config.seed + fold))
     return heads
@@ -252,7 +253,7 @@ class HeadsJob:
         word_heads = fit_heads(self.config, self.photo_x, self.dims,
                                {c: word_labels(stated, len(vocabulary)) for c, (vocabulary, stated) in self.words.items()},
                                {c: len(vocabulary) for c, (vocabulary, _) in self.words.items()}, self.folds, left_out,
-                               frozenset(self.words)) if self.words else []
+                               frozenset(self.words), WORD_MEMBERS) if self.words else []
         return heads, word_heads
 
     def keep_predictable_words(self, word_heads: list[AttributeHeads]) -> dict[str, dict]:

@@ -20,7 +20,6 @@ from mmaudit.features import PHOTO_KIND, FeatureStore, open_store, product_featu
 from mmaudit.backbones import get_config, load as load_backbone
 from mmaudit.metrics import average_precision
 from mmaudit.models import store
-from mmaudit.models.attributes import claim_costs, softened
 
 from .conftest import TINY, invoke
 
@@ -241,13 +240,13 @@ def test_the_exchange_weighting_is_fitted_on_softer_heads_and_gives_the_same_gai
     row = {pid: i for i, pid in enumerate(products.product_id)}
     t, p = pairs.text_product_id.map(row).to_numpy(), pairs.photo_product_id.map(row).to_numpy()
     weights = judge.weighting["exchange"][0]
-    softer = softened(judge.log_probs, 3.0)
+    softer = judge.claims.softened(3.0)  # the attribute columns' and the words' claims
     # the weights train fitted on the heads read at T = 3, saved divided by T for the heads' own costs
-    fitted, _ = train.stack(judge.pair_model_logits(t, p), claim_costs(softer, judge.codes, t, p), pairs.label.to_numpy(np.float64))
+    fitted, _ = train.stack(judge.pair_model_logits(t, p), softer.costs(t, p), pairs.label.to_numpy(np.float64))
     np.testing.assert_allclose(np.concatenate([weights[:1], 3 * weights[1:]]), fitted, rtol=1e-5, atol=1e-9)
     # each photo's normaliser cancels in an exchange: the judge's gains are those of the softer heads weighed as fitted
     i, j = t[pairs.kind.to_numpy() == "hard_photo"], p[pairs.kind.to_numpy() == "hard_photo"]
-    at_t = lambda a, b: np.column_stack([judge.pair_model_logits(a, b), claim_costs(softer, judge.codes, a, b)]) @ fitted  # noqa: E731
+    at_t = lambda a, b: np.column_stack([judge.pair_model_logits(a, b), softer.costs(a, b)]) @ fitted  # noqa: E731
     np.testing.assert_allclose(score.exchange_gain(judge.logits(i, i), judge.logits(j, j), judge.logits(i, j), judge.logits(j, i)),
                                score.exchange_gain(at_t(i, i), at_t(j, j), at_t(i, j), at_t(j, i)), rtol=1e-4, atol=1e-4)
     trained = json.loads((tmp_path / "m" / "metrics.json").read_text())
@@ -261,20 +260,21 @@ def test_a_title_that_names_another_value_makes_the_claim_either(pipeline):
     saved = store.load(pipeline["model"])
     assert saved.config["title_col"] == "title"
     judge, products = judge_of(pipeline, saved)
-    colours = judge.classes["colour"]
+    columns = judge.claims.sources[0]  # the attribute columns' claims
+    colours = columns.classes["colour"]
     r = 0
-    seen = int(judge.log_probs["colour"][r].argmax())
-    unlikely = [int(c) for c in np.argsort(judge.log_probs["colour"][r]) if colours[c] != "other"][:2]
+    seen = int(columns.log_probs["colour"][r].argmax())
+    unlikely = [int(c) for c in np.argsort(columns.log_probs["colour"][r]) if colours[c] != "other"][:2]
     edited = products.copy()
     edited.loc[r, "colour"], edited.loc[r, "title"] = colours[unlikely[0]], f"{colours[seen]} shape"
     pairs_settings = meta(pipeline["pairs"])
     feats = product_features(open_store(pipeline["catalog"], pairs_settings["backbone"], pairs_settings["cache_dir"]), edited)
     rows = np.array([r])
-    k = list(judge.classes).index("colour")
+    k = judge.claims.names.index("colour")
     shows_title = score.Judge(saved, feats, edited, torch.device("cpu"), 256)
     column_only = score.Judge(saved, feats, edited.drop(columns="title"), torch.device("cpu"), 256)
-    assert shows_title.columns(rows, rows)[0, 1 + k] == pytest.approx(-np.log(np.exp(judge.log_probs["colour"][r, [unlikely[0], seen]]).sum()))
-    assert column_only.columns(rows, rows)[0, 1 + k] == pytest.approx(-judge.log_probs["colour"][r, unlikely[0]])
+    assert shows_title.columns(rows, rows)[0, 1 + k] == pytest.approx(-np.log(np.exp(columns.log_probs["colour"][r, [unlikely[0], seen]]).sum()))
+    assert column_only.columns(rows, rows)[0, 1 + k] == pytest.approx(-columns.log_probs["colour"][r, unlikely[0]])
     edited.loc[r, "title"] = f"{colours[unlikely[1]]} shape"  # both values unlikely: contradicted, and the title named
     said = score.Judge(saved, feats, edited, torch.device("cpu"), 256).contradictions(rows, edited)[0]
     assert said.startswith(f"colour: text says {colours[unlikely[0]]} (title: {colours[unlikely[1]]}), photo looks {colours[seen]}")

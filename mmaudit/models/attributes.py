@@ -70,11 +70,12 @@ class AttributeHeads(nn.Module):
     and eighth sessions: `hard` 10% 0.790 -> 0.800, `hardest` 10% 0.629 -> 0.656; in an experiment, 0.806 against 0.793 for
     as many more members on the whole photo)."""
 
-    def __init__(self, inputs: dict[str, int], classes: dict[str, int], dims: dict, multilabel: frozenset[str] = frozenset()):
+    def __init__(self, inputs: dict[str, int], classes: dict[str, int], dims: dict, multilabel: frozenset[str] = frozenset(),
+                 members: int = MEMBERS, hidden: int = 256):
         super().__init__()
         self.columns = list(classes)
-        self.views = nn.ModuleDict({view: ViewHeads(size, classes, tower=int(dims["photo"]), detail=int(dims.get("detail", 0)),
-                                                    multilabel=multilabel)
+        self.views = nn.ModuleDict({view: ViewHeads(size, classes, hidden, tower=int(dims["photo"]), detail=int(dims.get("detail", 0)),
+                                                    members=members, multilabel=multilabel)
                                     for view, size in inputs.items()})
 
     def forward(self, x: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

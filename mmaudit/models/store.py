@@ -14,6 +14,7 @@ from .. import __version__
 from ..errors import ModelError
 from ..files import atomic_dir
 from . import build
+from . import words as word_claims
 from .attributes import AttributeHeads
 
 FORMAT_VERSION = 8  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
@@ -79,7 +80,8 @@ def load(path: Path) -> SavedModel:
         attribute_heads = AttributeHeads(inputs, {a: len(c) for a, c in config.get("attributes", {}).items()}, config["dims"])
         heads.append(_loaded(attribute_heads, state, f"attr{f}."))
         if words:
-            word_heads.append(_loaded(AttributeHeads(inputs, {c: len(v) for c, v in words.items()}, config["dims"], frozenset(words)),
+            word_heads.append(_loaded(AttributeHeads(inputs, {c: len(v) for c, v in words.items()}, config["dims"], frozenset(words),
+                                                     word_claims.MEMBERS),
                                       state, f"words{f}."))
     folds = pd.read_parquet(path / "folds.parquet")
     calibration = json.loads((path / "calibration.json").read_text())

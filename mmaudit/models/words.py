@@ -27,6 +27,7 @@ WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 MIN_PRODUCTS = 5  # a word in fewer products' texts teaches a photo head nothing
 MAX_SHARE = 0.9  # a word in nearly every text separates no photo from another
 MIN_WORD_AUC = 0.75  # out of fold, how well the photo must predict a word for the word to count as a claim
+MEMBERS = 1  # word heads per view and fold: one network of hundreds of outputs costs as much as the attribute heads' three
 
 
 def words_of(text: str) -> list[str]:

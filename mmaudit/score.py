@@ -2,7 +2,8 @@
 
 Two signals per product, both out of fold:
 - the pair score: the mismatch logit of the product's own text with its own photo, in the judge's fit weighting;
-- the swap gain: over candidate products found by FAISS (similar photo or similar text), how much
+- the swap gain: over candidate products found by FAISS (similar photo, similar text, a photo that fits this text's
+  claims, and for a badly fitting product, far ones), how much
   the two products' fit improves in all if their photos were exchanged:
   gain(i, j) = m(t_i, p_i) + m(t_j, p_j) - m(t_i, p_j) - m(t_j, p_i), in its exchange weighting,
   with each product in at most one exchange catalog-wide (`one_exchange_each`).
@@ -205,10 +206,10 @@ def far_candidates(judge: Judge, own: np.ndarray, fit: np.ndarray, count: int) -
     return out
 
 
-def with_far_candidates(cands: np.ndarray, far: np.ndarray) -> np.ndarray:
-    """The look-alike candidates, then the far ones that are not among them already."""
-    repeated = (far[:, :, None] == cands[:, None, :]).any(2)
-    return np.concatenate([cands, np.where(repeated, -1, far)], 1)
+def with_more_candidates(cands: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """The candidates so far, then the `more` ones (from another search) that are not among them already."""
+    repeated = (more[:, :, None] == cands[:, None, :]).any(2)
+    return np.concatenate([cands, np.where(repeated, -1, more)], 1)
 
 
 def score_chunk(judge: Judge, rows: np.ndarray, cands: np.ndarray, own: np.ndarray) -> pd.DataFrame:
@@ -394,7 +395,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     own_columns = judge.columns(rows, rows)
     own, fit = judge.weigh(own_columns), judge.weigh(own_columns, "fit")
     near = candidates(feats, config.candidates)
-    cands = with_far_candidates(with_far_candidates(near, claim_candidates(judge, config.claim_candidates)),
+    cands = with_more_candidates(with_more_candidates(near, claim_candidates(judge, config.claim_candidates)),
                                 far_candidates(judge, own, fit, config.far_candidates))
     parts = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(catalog_path, model_path, config)}")
     scored = _score_all(judge, cands, own, parts, engine, config.device)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from mmaudit.models.claims import Claims, ColumnClaims
-from mmaudit.score import Judge, exchange_gain, far_candidates, one_exchange_each, robust_scales, with_far_candidates
+from mmaudit.score import Judge, exchange_gain, far_candidates, one_exchange_each, robust_scales, with_more_candidates
 
 
 def _scored(edges: dict[int, list[tuple[int, float]]], n: int) -> pd.DataFrame:
@@ -126,4 +126,4 @@ def test_a_photo_exchanged_with_an_unrelated_product_finds_its_partner_anywhere(
 def test_far_candidates_already_among_the_look_alikes_are_not_repeated():
     near = np.array([[1, 2, -1], [0, 2, -1], [0, 1, -1]])
     far = np.array([[2, 5], [-1, -1], [4, 1]])
-    assert with_far_candidates(near, far).tolist() == [[1, 2, -1, -1, 5], [0, 2, -1, -1, -1], [0, 1, -1, 4, -1]]
+    assert with_more_candidates(near, far).tolist() == [[1, 2, -1, -1, 5], [0, 2, -1, -1, -1], [0, 1, -1, 4, -1]]

@@ -7,9 +7,13 @@ stays a claim only where those heads predict it out of fold (ROC-AUC at least `M
 (colours, product types, patterns, "women") stay, words it cannot show ("gift", "offer", "new") get no weight. The
 catalog may be in any language: a word is a run of letters and digits that starts with a letter.
 
-A pair's cost per text column is a Bernoulli log-loss over the kept words, in two parts the judge weighs apart: the
-words the text states (-log p(word | photo)) and the words it does not (-log (1 - p(word | photo))): a photo that
-looks like a backpack contradicts a text that never says backpack.
+A pair's cost per text column is the Bernoulli log-loss of the text's words under the photo's reading (over the kept
+words it states, -log p(word | photo); over those it does not, -log (1 - p(word | photo))) less the part that depends
+on the photo alone (-sum of log (1 - p) over every kept word): what remains is minus the log-odds of the stated words,
+-sum over them of log p/(1 - p). A photo that looks like a backpack still contradicts a text that never says backpack,
+through the exchange: in an exchange's gain the photo's part cancels, so the gain is that of the whole log-loss. Left
+in, the photo's part is noise to the weighting fitted on pairs (a photo that seems to show many words costs every text
+more): the stacking then gave the words almost no weight.
 """
 
 from __future__ import annotations
@@ -96,34 +100,30 @@ class WordClaims:
     vocabulary: list[str]
     stated: np.ndarray
     log_probs: np.ndarray
-    unstated_total: np.ndarray = field(init=False, repr=False)
+    log_odds: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.unstated_total = self.log_probs[..., 0].sum(1, dtype=np.float64)
+        self.log_odds = self.log_probs[..., 1] - self.log_probs[..., 0]
 
     @property
     def names(self) -> list[str]:
-        return [f"{self.column}: words stated", f"{self.column}: words not stated"]
+        return [f"{self.column}: words"]
 
     def costs(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
-        """[pairs, 2]: -sum log p(yes) over the words text row states; -sum log p(no) over the words it does not."""
+        """[pairs, 1]: minus the sum of the log-odds, as the photo reads them, of the words the text states."""
         words = self.stated[text_rows]
         valid = words >= 0
-        photos = photo_rows[:, None]
-        yes = np.where(valid, self.log_probs[photos, words.clip(0), 1], 0.0).sum(1, dtype=np.float64)
-        no = np.where(valid, self.log_probs[photos, words.clip(0), 0], 0.0).sum(1, dtype=np.float64)
-        return np.column_stack([-yes, -(self.unstated_total[photo_rows] - no)])
+        picked = self.log_odds[photo_rows[:, None], words.clip(0)]
+        return -np.where(valid, picked, 0.0).sum(1, dtype=np.float64)[:, None]
 
     def softened(self, temperature: float) -> "WordClaims":
         return WordClaims(self.column, self.vocabulary, self.stated, softened({"words": self.log_probs}, temperature)["words"])
 
     def vectors(self, rows: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(text, photo, photo constant) of `rows`, such that the weighted cost of text i with photo j is
-        constant_j - text_i . photo_j (`weights`: of the stated and not-stated parts)."""
-        stated, unstated = weights
+        constant_j - text_i . photo_j (`weights`: [the cost's weight]): the text's words one-hot, the photo's log-odds."""
         text = word_labels(self.stated[rows], len(self.vocabulary)).astype(np.float32)
-        photo = (stated * self.log_probs[rows, :, 1] - unstated * self.log_probs[rows, :, 0]).astype(np.float32)
-        return text, photo, -unstated * self.unstated_total[rows]
+        return text, (float(weights[0]) * self.log_odds[rows]).astype(np.float32), np.zeros(len(rows))
 
     def contradiction(self, row: int, weights: np.ndarray, products: pd.DataFrame | None = None, unlikely: float = 0.2) -> str:
         """The stated word its own photo makes least likely (when under `unlikely`), and the unstated word the photo

@@ -76,7 +76,6 @@ class ScoreConfig:
     target_precision: float = 0.5
     max_mismatch_share: float = 0.2  # the share of mismatches is estimated from the catalog, at most this
     candidates: int = 10
-    claim_candidates: int = 5  # partners whose photos fit a product's claims best, searched among every product (0: off)
     far_candidates: int = 3  # partners searched anywhere in the catalog for products whose photo misfits (0: off)
     simulated_swaps: int = 2000
     batch_size: int = 512

@@ -2,8 +2,8 @@
 
 Two signals per product, both out of fold:
 - the pair score: the mismatch logit of the product's own text with its own photo, in the judge's fit weighting;
-- the swap gain: over candidate products found by FAISS (similar photo, similar text, a photo that fits this text's
-  claims, and for a badly fitting product, far ones), how much
+- the swap gain: over candidate products found by FAISS (similar photo, similar text, and for a badly fitting
+  product, far ones whose photos fit its claims), how much
   the two products' fit improves in all if their photos were exchanged:
   gain(i, j) = m(t_i, p_i) + m(t_j, p_j) - m(t_i, p_j) - m(t_j, p_i), in its exchange weighting,
   with each product in at most one exchange catalog-wide (`one_exchange_each`).
@@ -112,12 +112,6 @@ class Judge:
         ones = np.ones((len(rows), 1), dtype=np.float32)
         return np.hstack([text, photo, ones]), np.hstack([photo, text, (own[rows] - 2 * bias - constant)[:, None].astype(np.float32)])
 
-    def fit_vectors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(queries, keys) of `rows` whose inner product q_i . k_j is the claims' part of how well photo j fits text i
-        (in the exchange weighting), less what depends on i alone: q_i = [t_i, 1], k_j = [p_j, -c_j]."""
-        text, photo, constant = self.claims.vectors(rows, self.weighting["exchange"][0][1:])
-        return np.hstack([text, np.ones((len(rows), 1), dtype=np.float32)]), np.hstack([photo, -constant[:, None].astype(np.float32)])
-
     def contradictions(self, rows: np.ndarray, products: pd.DataFrame) -> list[str]:
         """For each row, the claim its own photo contradicts most, in words ("" when none does); a column's value is
         quoted as `products` (the rows this judge was built on) writes it, even one too rare for a class of its own."""
@@ -157,22 +151,6 @@ def candidates(feats: dict, count: int) -> np.ndarray:
     return out
 
 
-def claim_candidates(judge: Judge, count: int) -> np.ndarray:
-    """[rows, count] the products whose photos fit each row's claims best (-1 pads; one inner-product search over
-    `Judge.fit_vectors`): where a product's own photo went, when neither its look-alikes nor its text neighbours hold it
-    (a swap between two products the towers do not see as alike, whose texts still say what each photo shows)."""
-    out = np.full((len(judge.fold), count), -1, dtype=np.int64)
-    if count <= 0 or not judge.claims.names or len(out) < 2:
-        return out
-    rows = np.arange(len(out))
-    queries, keys = judge.fit_vectors(rows)
-    _, found = search(build_index(keys), queries, count + 1)
-    for i, row in enumerate(found):
-        others = [j for j in row.tolist() if j != i and j >= 0][:count]
-        out[i, :len(others)] = others
-    return out
-
-
 EXCHANGES = 8  # best candidate exchanges kept per product for the catalog-wide matching
 MISFIT_Z = 2.0  # a product whose own fit is this many spreads worse than the catalog's median may have a partner anywhere
 
@@ -181,8 +159,8 @@ def far_candidates(judge: Judge, own: np.ndarray, fit: np.ndarray, count: int) -
     """[rows, count] exchange partners from anywhere in the catalog (-1 pads): an unrelated product's photo is neither a
     look-alike nor a text neighbour's, so `candidates` rarely holds it (BENCHMARKS.md, ninth session: the true partner
     of a random swap was among them for 18-20%). Only products whose own photo misfits (fit more than `MISFIT_Z`
-    spreads above the median) are searched, among each other, for the exchanges the attribute heads like best
-    (`Judge.exchange_vectors`, one FAISS inner-product search). A partner found is kept only when, exchanged, both
+    spreads above the median) are searched, among each other, for the exchanges the claims like best (attribute
+    columns and the words of the text; `Judge.exchange_vectors`, one FAISS inner-product search). A partner found is kept only when, exchanged, both
     products fit at least as well as the catalog's median product fits its own photo: the best of thousands of
     exchanges is otherwise often a chance one (without this rule, `hard` 2% fell from 0.615 to 0.536)."""
     out = np.full((len(own), count), -1, dtype=np.int64)
@@ -351,7 +329,7 @@ def calibrate(observed: np.ndarray, simulated: dict[str, np.ndarray], target_pre
 
 def _work_id(catalog_path: Path, model_path: Path, config: ScoreConfig) -> str:
     parts = [str(Path(catalog_path).resolve()), str(Path(catalog_path).stat().st_mtime_ns), str(Path(model_path).resolve()),
-             str((Path(model_path) / "model.safetensors").stat().st_mtime_ns), str(config.candidates), str(config.far_candidates), str(config.claim_candidates), f"exchanges-{EXCHANGES}-sum-fit-far"]
+             str((Path(model_path) / "model.safetensors").stat().st_mtime_ns), str(config.candidates), str(config.far_candidates), f"exchanges-{EXCHANGES}-sum-fit-far"]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -395,8 +373,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     own_columns = judge.columns(rows, rows)
     own, fit = judge.weigh(own_columns), judge.weigh(own_columns, "fit")
     near = candidates(feats, config.candidates)
-    cands = with_more_candidates(with_more_candidates(near, claim_candidates(judge, config.claim_candidates)),
-                                far_candidates(judge, own, fit, config.far_candidates))
+    cands = with_more_candidates(near, far_candidates(judge, own, fit, config.far_candidates))
     parts = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(catalog_path, model_path, config)}")
     scored = _score_all(judge, cands, own, parts, engine, config.device)
     scored = pd.concat([scored, one_exchange_each(scored)], axis=1)

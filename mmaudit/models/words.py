@@ -101,9 +101,12 @@ class WordClaims:
     stated: np.ndarray
     log_probs: np.ndarray
     log_odds: np.ndarray = field(init=False, repr=False)
+    lift: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.log_odds = self.log_probs[..., 1] - self.log_probs[..., 0]
+        share = np.exp(self.log_probs[..., 1]).mean(0).clip(1e-6, 1 - 1e-6)  # how often the photos show each word
+        self.lift = self.log_odds - np.log(share / (1 - share))
 
     @property
     def names(self) -> list[str]:
@@ -126,18 +129,19 @@ class WordClaims:
         return text, (float(weights[0]) * self.log_odds[rows]).astype(np.float32), np.zeros(len(rows))
 
     def contradiction(self, row: int, weights: np.ndarray, products: pd.DataFrame | None = None, unlikely: float = 0.2) -> str:
-        """The stated word its own photo makes least likely (when under `unlikely`), and the unstated word the photo
-        shows most: 'title says "black" (photo 4%), photo looks like "blue" (82%)'; "" when no stated word is unlikely
-        or the judge gives the stated words no weight."""
+        """The stated word its own photo makes least likely (under `unlikely`, and furthest below how often photos show
+        it), and the unstated word the photo shows (at least 50%, and furthest above how often photos show it):
+        'title says "black" (photo 4%), photo looks like "blue" (82%)'; "" when no stated word is unlikely or the judge
+        gives the words no weight."""
         words = self.stated[row][self.stated[row] >= 0]
-        if len(words) == 0 or weights[0] <= 0:
-            return ""
         yes = np.exp(self.log_probs[row, :, 1])
-        weakest = int(words[yes[words].argmin()])
-        if yes[weakest] >= unlikely:
+        doubtful = words[yes[words] < unlikely] if len(words) and weights[0] > 0 else words[:0]
+        if len(doubtful) == 0:
             return ""
+        weakest = int(doubtful[self.lift[row, doubtful].argmin()])
         said = f'{self.column} says "{self.vocabulary[weakest]}" (photo {yes[weakest]:.0%})'
-        others = yes.copy()
-        others[words] = -1.0
-        shown = int(others.argmax())
-        return said + (f', photo looks like "{self.vocabulary[shown]}" ({yes[shown]:.0%})' if others[shown] >= 0.5 else "")
+        shown = np.setdiff1d(np.flatnonzero(yes >= 0.5), words)
+        if len(shown) == 0:
+            return said
+        best = int(shown[self.lift[row, shown].argmax()])
+        return said + f', photo looks like "{self.vocabulary[best]}" ({yes[best]:.0%})'

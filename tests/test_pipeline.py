@@ -275,9 +275,11 @@ def test_a_title_that_names_another_value_makes_the_claim_either(pipeline):
     column_only = score.Judge(saved, feats, edited.drop(columns="title"), torch.device("cpu"), 256)
     assert shows_title.columns(rows, rows)[0, 1 + k] == pytest.approx(-np.log(np.exp(columns.log_probs["colour"][r, [unlikely[0], seen]]).sum()))
     assert column_only.columns(rows, rows)[0, 1 + k] == pytest.approx(-columns.log_probs["colour"][r, unlikely[0]])
+    # the colour claim's explanation (another column, or a word, may be the product's most contradicted claim)
+    fit_weights = judge.weighting["fit"][0][1:1 + len(columns.names)]
+    only_colour = np.where(np.array(columns.names) == "colour", max(fit_weights[k], 1.0), 0.0)
+    explain = lambda: score.Judge(saved, feats, edited, torch.device("cpu"), 256).claims.sources[0].contradiction(r, only_colour, edited)  # noqa: E731
     edited.loc[r, "title"] = f"{colours[unlikely[1]]} shape"  # both values unlikely: contradicted, and the title named
-    said = score.Judge(saved, feats, edited, torch.device("cpu"), 256).contradictions(rows, edited)[0]
-    assert said.startswith(f"colour: text says {colours[unlikely[0]]} (title: {colours[unlikely[1]]}), photo looks {colours[seen]}")
+    assert explain().startswith(f"colour: text says {colours[unlikely[0]]} (title: {colours[unlikely[1]]}), photo looks {colours[seen]}")
     edited.loc[r, "colour"], edited.loc[r, "title"] = "Sea Green", "shape"  # a value too rare to have its own class
-    said = score.Judge(saved, feats, edited, torch.device("cpu"), 256).contradictions(rows, edited)[0]
-    assert said.startswith("colour: text says Sea Green, photo looks")  # as written, not the pooled class "other"
+    assert explain().startswith("colour: text says Sea Green, photo looks")  # as written, not the pooled class "other"

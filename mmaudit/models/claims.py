@@ -7,7 +7,7 @@ gives one interface:
 - `softened(temperature)`: the same source read softer (the exchange weighting is fitted on it);
 - `vectors(rows, weights)`: (text, photo, constant) such that the weighted cost of text i with photo j is
   constant_j - text_i . photo_j, so one inner-product search finds the photos that fit a text best;
-- `contradiction(row, weights, products)`: the claim its own photo contradicts most, in words ("" when none).
+- `contradictions(rows, weights, products)`: per row, the claim its own photo contradicts most, in words ("" when none).
 
 `ColumnClaims` reads the catalog's attribute columns, `words.WordClaims` the words of a text column.
 """
@@ -51,14 +51,19 @@ class ColumnClaims:
             offset += self.log_probs[name].shape[1]
         return text, photo, np.zeros(len(rows))
 
-    def contradiction(self, row: int, weights: np.ndarray, products: pd.DataFrame) -> str:
-        """The stated value its photo contradicts most (weighted cost at least 1), quoted as `products` writes it."""
+    def contradictions(self, rows: np.ndarray, weights: np.ndarray, products: pd.DataFrame) -> list[str]:
+        """Per row, the stated value its photo contradicts most (weighted cost at least 1), quoted as `products` writes
+        it; "" where none is contradicted. The costs of every row are computed at once."""
         if not self.classes:
-            return ""
-        row_costs = self.costs(np.array([row]), np.array([row]))[0] * weights
-        k = int(row_costs.argmax())
-        if row_costs[k] < 1.0:  # the photo does not clearly disagree with any claim
-            return ""
+            return [""] * len(rows)
+        weighted = self.costs(rows, rows) * weights
+        return [self._in_words(int(row), int(row_costs.argmax()), products) if row_costs.max() >= 1.0 else ""
+                for row, row_costs in zip(rows, weighted)]
+
+    def contradiction(self, row: int, weights: np.ndarray, products: pd.DataFrame) -> str:
+        return self.contradictions(np.array([row]), weights, products)[0]
+
+    def _in_words(self, row: int, k: int, products: pd.DataFrame) -> str:
         name = self.names[k]
         seen = int(self.log_probs[name][row].argmax())
         title_says = self.also_stated[name][row] if name in self.also_stated else -1
@@ -94,8 +99,5 @@ class Claims:
 
     def contradictions(self, rows: np.ndarray, weights: np.ndarray, products: pd.DataFrame) -> list[str]:
         """Per row, the first source's contradiction in words (columns before words), "" when none."""
-        out = []
-        for row in rows:
-            found = (s.contradiction(int(row), w, products) for s, w in zip(self.sources, self._split(weights)))
-            out.append(next((text for text in found if text), ""))
-        return out
+        found = [s.contradictions(rows, w, products) for s, w in zip(self.sources, self._split(weights))]
+        return [next((text for text in texts if text), "") for texts in zip(*found)] if found else [""] * len(rows)

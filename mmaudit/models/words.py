@@ -128,6 +128,9 @@ class WordClaims:
         text = word_labels(self.stated[rows], len(self.vocabulary)).astype(np.float32)
         return text, (float(weights[0]) * self.log_odds[rows]).astype(np.float32), np.zeros(len(rows))
 
+    def contradictions(self, rows: np.ndarray, weights: np.ndarray, products: pd.DataFrame | None = None) -> list[str]:
+        return [self.contradiction(int(row), weights) for row in rows]
+
     def contradiction(self, row: int, weights: np.ndarray, products: pd.DataFrame | None = None, unlikely: float = 0.2) -> str:
         """The stated word its own photo makes least likely (under `unlikely`, and furthest below how often photos show
         it), and the unstated word the photo shows (at least 50%, and furthest above how often photos show it):

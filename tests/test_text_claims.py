@@ -55,7 +55,7 @@ def _claims(seed: int = 0, products: int = 9, words: int = 5) -> WordClaims:
     return WordClaims("title", [f"w{k}" for k in range(words)], stated, np.log(np.stack([1 - p_yes, p_yes], -1)).astype(np.float32))
 
 
-def test_the_word_cost_is_the_bernoulli_loss_less_the_photos_own_part():
+def test_the_word_costs_add_up_to_the_bernoulli_loss_less_the_photos_own_part():
     claims = _claims()
     labels = word_labels(claims.stated, 5)
     p_yes = np.exp(claims.log_probs[..., 1].astype(np.float64))
@@ -63,7 +63,10 @@ def test_the_word_cost_is_the_bernoulli_loss_less_the_photos_own_part():
     expected_stated = -(labels[text] * np.log(p_yes[photo])).sum(1)
     expected_unstated = -((1 - labels[text]) * np.log(1 - p_yes[photo])).sum(1)
     photo_part = -np.log(1 - p_yes).sum(1)[photo]  # the same for every text: it cancels in an exchange's gain
-    np.testing.assert_allclose(claims.costs(text, photo)[:, 0], expected_stated + expected_unstated - photo_part, rtol=1e-4, atol=1e-6)
+    costs = claims.costs(text, photo)
+    assert costs.shape == (81, 5) and claims.names == [f"title: w{k}" for k in range(5)]
+    assert (costs[labels[text] == 0] == 0).all()  # a word the text does not state costs nothing on its own column
+    np.testing.assert_allclose(costs.sum(1), expected_stated + expected_unstated - photo_part, rtol=1e-4, atol=1e-6)
 
 
 def test_the_claims_vectors_give_every_weighted_cost():
@@ -74,7 +77,7 @@ def test_the_claims_vectors_give_every_weighted_cost():
     columns = ColumnClaims({"colour": list("abcd")}, {"colour": np.array([0, 1, 2, 3, -1, 0, 1, 2, 3])},
                            {"colour": np.log(colour).astype(np.float32)}, {})
     claims = Claims([columns, words])
-    weights = np.array([0.7, 0.4])
+    weights = np.array([0.7, 0.4, 0.0, 1.3, 0.2, 0.9])  # the colour column, then one per word
     rows = np.arange(9)
     text, photo, constant = claims.vectors(rows, weights)
     i, j = np.repeat(rows, 9), np.tile(rows, 9)
@@ -85,8 +88,11 @@ def test_the_explanation_names_the_word_and_what_the_photo_shows():
     p_yes = np.array([[0.03, 0.9, 0.1]])
     claims = WordClaims("title", ["black", "blue", "bag"], stated_words(pd.Series(["Black bag"]), ["black", "blue", "bag"]),
                         np.log(np.stack([1 - p_yes, p_yes], -1)))
-    assert claims.contradiction(0, np.array([1.0])) == 'title says "black" (photo 3%), photo looks like "blue" (90%)'
-    assert claims.contradiction(0, np.array([0.0])) == ""  # the judge gives the stated words no weight
+    assert claims.contradiction(0, np.ones(3)) == 'title says "black" (photo 3%), photo looks like "blue" (90%)'
+    assert claims.contradiction(0, np.array([1.0, 0.0, 1.0])) == 'title says "black" (photo 3%)'  # "blue" weighs nothing
+    # the judge gives "black" no weight: the other unlikely stated word is named
+    assert claims.contradiction(0, np.array([0.0, 1.0, 1.0])) == 'title says "bag" (photo 10%), photo looks like "blue" (90%)'
+    assert claims.contradiction(0, np.array([0.0, 1.0, 0.0])) == ""
 
 
 FILLER = ["gift", "offer", "new", "season", "sale", "best", "quality", "classic"]

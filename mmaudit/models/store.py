@@ -17,11 +17,12 @@ from . import build
 from . import words as word_claims
 from .attributes import AttributeHeads
 
-FORMAT_VERSION = 8  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
+FORMAT_VERSION = 9  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
 # 4: the attribute heads are an ensemble and read the photo tower's earlier stages (reduced); 5: heads per view (whole, product);
 # 6: the heads clip their standardized inputs and read a fine colour histogram too; 7: the exchange weighting is fitted on
 # the heads read softer (train.exchange_temperature; a format-6 model fitted at a temperature would be misread); 8: the
-# words of the text columns are claims too (word heads, `words` in config.json, cost columns in the weightings)
+# words of the text columns are claims too (word heads, `words` in config.json, cost columns in the weightings); 9: one
+# weight per word (a format-8 model has one per text column)
 
 
 @dataclass

@@ -279,24 +279,40 @@ class HeadsJob:
         return Claims([columns] + [WordClaims(c, vocabulary, stated, word_log_probs[c]) for c, (vocabulary, stated) in self.words.items()])
 
 
-def stack_round(claims: Claims, val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray, exchange_temperature: float) -> dict:
-    """Out-of-fold claim costs of every pair, stacked with the pair model's logits twice: on every pair (the exchange
-    weighting: tells a product's photo from its look-alikes') and on the positives and `fit_pairs` (the fit weighting:
-    does this photo belong to this text at all).
+STACKED_PAIRS = 200_000  # the weightings are fitted on at most this many pairs (a seeded sample beyond): each pair has
+# a cost column per claim, hundreds with the words of the text, and every pair of a large catalog would not fit in memory
+
+
+def stack_round(claims: Claims, val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray, exchange_temperature: float,
+                most_pairs: int = STACKED_PAIRS) -> dict:
+    """Out-of-fold claim costs of the pairs (of `most_pairs` of them at most), stacked with the pair model's logits twice:
+    on every kind of pair (the exchange weighting: tells a product's photo from its look-alikes') and on the positives
+    and `fit_pairs` (the fit weighting: does this photo belong to this text at all).
 
     The exchange weighting is fitted on the claims read softer, at `exchange_temperature` (log_softmax(log p / T)), and
     saved for their own costs: in an exchange's gain each photo's normaliser cancels, so a claim's part of a gain at T
     is its part at 1 divided by T, and the weights divided by T give the same gains. The fit sees each photo's normaliser
-    as noise in the claims' costs and leans more on the pair model."""
+    as noise in the claims' costs and leans more on the pair model. `stacked` and `fit_val_ap` cover every pair."""
     t_rows, p_rows, labels = rows
-    costs = claims.costs(t_rows, p_rows)
-    weights, bias = stack(val_logits, claims.softened(exchange_temperature).costs(t_rows, p_rows), labels.astype(np.float64))
+    sample = np.arange(len(t_rows))
+    if len(sample) > most_pairs:
+        sample = np.sort(np.random.default_rng(0).choice(len(t_rows), most_pairs, replace=False))
+    t, p, y, logits = t_rows[sample], p_rows[sample], labels[sample].astype(np.float64), val_logits[sample]
+    weights, bias = stack(logits, claims.softened(exchange_temperature).costs(t, p), y)
     weights[1:] /= exchange_temperature
-    fit = fit_pairs | (labels == 0)
-    fit_weights, fit_bias = stack(val_logits[fit], costs[fit], labels[fit].astype(np.float64))
-    columns = np.column_stack([val_logits, costs])
+    fit = fit_pairs[sample] | (y == 0)
+    fit_weights, fit_bias = stack(logits[fit], claims.costs(t[fit], p[fit]), y[fit])
+    fit_all = fit_pairs | (labels == 0)
     return {"weights": weights, "bias": bias, "fit_weights": fit_weights, "fit_bias": fit_bias,
-            "stacked": columns @ weights + bias, "fit_val_ap": average_precision(labels[fit], columns[fit] @ fit_weights)}
+            "stacked": weighed(claims, val_logits, t_rows, p_rows, weights) + bias,
+            "fit_val_ap": average_precision(labels[fit_all], weighed(claims, val_logits[fit_all], t_rows[fit_all], p_rows[fit_all], fit_weights))}
+
+
+def weighed(claims: Claims, pair_logits: np.ndarray, t_rows: np.ndarray, p_rows: np.ndarray, weights: np.ndarray,
+            chunk: int = 50_000) -> np.ndarray:
+    """The pair model's logit and the claims' costs of each pair, weighed by `weights` (bias left out), a chunk at a time."""
+    return np.concatenate([pair_logits[s:s + chunk] * weights[0] + claims.costs(t_rows[s:s + chunk], p_rows[s:s + chunk]) @ weights[1:]
+                           for s in range(0, len(t_rows), chunk)] + [np.zeros(0)])
 
 
 def _work_id(pairs_path: Path, catalog_path: Path, settings: dict) -> str:

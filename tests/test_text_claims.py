@@ -10,9 +10,12 @@ import pandas as pd
 import pytest
 
 from mmaudit.demo import make_catalog
+from mmaudit.metrics import average_precision
 from mmaudit.models.claims import Claims, ColumnClaims
 from mmaudit.models.words import (WordClaims, mine_vocabulary, predictable, reindexed, roc_auc_per_label, stated_words, word_labels,
                                   words_of)
+
+from mmaudit.train import stack_round
 
 from .conftest import TINY, invoke
 
@@ -93,6 +96,29 @@ def test_the_explanation_names_the_word_and_what_the_photo_shows():
     # the judge gives "black" no weight: the other unlikely stated word is named
     assert claims.contradiction(0, np.array([0.0, 1.0, 1.0])) == 'title says "bag" (photo 10%), photo looks like "blue" (90%)'
     assert claims.contradiction(0, np.array([0.0, 1.0, 0.0])) == ""
+
+
+def test_each_word_gets_its_own_weight_and_a_sample_of_pairs_suffices_to_fit_them():
+    """A colour that tells photos apart gets weight, a word the photos read at random gets (about) none; fitted on a sample of the
+    pairs, the weights are about those of all of them and every pair is still stacked."""
+    rng = np.random.default_rng(0)
+    products = 400
+    colour = rng.integers(0, 2, products)  # the photo shows red (0) or blue (1); the title says so, and "bag"
+    titles = pd.Series(["red bag" if c == 0 else "blue bag" for c in colour])
+    p_yes = np.stack([np.where(colour == 0, 0.9, 0.1), np.where(colour == 1, 0.9, 0.1), rng.uniform(0.2, 0.9, products)], 1)
+    claims = Claims([WordClaims("title", ["red", "blue", "bag"], stated_words(titles, ["red", "blue", "bag"]),
+                                np.log(np.stack([1 - p_yes, p_yes], -1)))])
+    t_rows = np.repeat(np.arange(products), 5)
+    p_rows = np.where(np.arange(len(t_rows)) % 5 == 0, t_rows, rng.integers(0, products, len(t_rows)))
+    labels = (p_rows != t_rows).astype(np.int64)
+    pair_logits = rng.normal(0, 1, len(t_rows))  # a pair model that knows nothing
+    every = stack_round(claims, pair_logits, (t_rows, p_rows, labels), labels == 1, 1.0)
+    sampled = stack_round(claims, pair_logits, (t_rows, p_rows, labels), labels == 1, 1.0, most_pairs=1000)
+    for result in (every, sampled):
+        red, blue, bag = result["weights"][1:]
+        assert red > 0.5 and blue > 0.5 and bag < 0.1 * min(red, blue)
+        assert len(result["stacked"]) == len(t_rows) and average_precision(labels, result["stacked"]) > 0.9
+    np.testing.assert_allclose(sampled["weights"], every["weights"], rtol=0.3, atol=0.1)
 
 
 FILLER = ["gift", "offer", "new", "season", "sale", "best", "quality", "classic"]

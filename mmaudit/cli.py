@@ -27,6 +27,7 @@ stdout = Console()
 ConfigOpt = typer.Option(None, "--config", help="TOML file with [ingest], [negatives], [train], [score], [report], [engine] sections.")
 SetOpt = typer.Option([], "--set", help="Override a setting: stage.key=value (repeatable).")
 EngineOpt = typer.Option(None, "--engine", help="Where feature extraction and scoring run: local (this process) or ray (a Ray cluster; pip install 'mmaudit[ray]') [default: local].")
+ReviewedOpt = typer.Option([], "--reviewed", help="A review file (the report's review.csv with its verdict column filled in: wrong_photo, ok, unsure); repeatable, later files win.")
 RayAddressOpt = typer.Option(None, "--ray-address", help="With --engine ray: `auto` or ray://HOST:10001 to join a running cluster [default: start a local Ray instance].")
 
 
@@ -147,6 +148,7 @@ def train(
     epochs: Optional[int] = typer.Option(None, help="Most epochs per fold [default: 6]."),
     seed: Optional[int] = typer.Option(None, help="Random seed [default: 0]."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda [default: cuda when visible]."),
+    reviewed: list[Path] = ReviewedOpt,
     config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
 ) -> None:
     """Train one pair scorer per fold (each never sees its fold's products), calibrate, save a model directory.
@@ -158,7 +160,7 @@ def train(
 
     config = _stage_config("train", config_file, sets, model=model, epochs=epochs, seed=seed, device=device)
     check_output(out)  # a clear error now, not after the long work
-    path, summary = stage.run(pairs, out, config, catalog)
+    path, summary = stage.run(pairs, out, config, catalog, reviewed)
     _print_table(summary, f"train: {path}")
     typer.echo(str(path))  # plain, never wrapped: scripts read it
 
@@ -173,6 +175,7 @@ def score(
     cache_dir: Optional[Path] = typer.Option(None, help="Feature cache folder [default: features/ beside the catalog]."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda [default: cuda when visible]."),
     engine: Optional[str] = EngineOpt, ray_address: Optional[str] = RayAddressOpt,
+    reviewed: list[Path] = ReviewedOpt,
     config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
 ) -> None:
     """Score every product; for suspects, name the product whose photo fits its text (photo_fits).
@@ -189,8 +192,8 @@ def score(
     configs["engine"] = engine_config = _with_flags(configs["engine"], "engine", name=engine, ray_address=ray_address)
     out = out or own_model.default_output(catalog)
     check_output(out)  # a clear error now, not after the long work
-    catalog, model = own_model.resolve(catalog, model, out, configs)
-    path, summary = stage.run(catalog, model, out, config, str(cache_dir) if cache_dir else "", engine_config)
+    catalog, model = own_model.resolve(catalog, model, out, configs, reviewed)
+    path, summary = stage.run(catalog, model, out, config, str(cache_dir) if cache_dir else "", engine_config, reviewed)
     _print_table(summary, f"score: {path}")
     typer.echo(str(path))  # plain, never wrapped: scripts read it
 
@@ -228,6 +231,7 @@ def audit(
     text_cols: Optional[str] = typer.Option(None, help="Comma-separated text columns [default: title,description]."),
     model: Optional[str] = typer.Option(None, help="zeroshot (default), fusion, dual or itm (see `mmaudit train --help`)."),
     engine: Optional[str] = EngineOpt, ray_address: Optional[str] = RayAddressOpt,
+    reviewed: list[Path] = ReviewedOpt,
     config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
 ) -> None:
     """Run ingest, make-negatives, train, score and report into one folder; print where the report is.
@@ -244,7 +248,7 @@ def audit(
     configs["train"] = _with_flags(configs["train"], "train", model=model)
     configs["engine"] = _with_flags(configs["engine"], "engine", name=engine, ray_address=ray_address)
     check_output(out / "catalog.parquet")  # a clear error now, not after the long work
-    paths = stage.run(catalog, out, configs, force, lambda name, state: stderr.print(f"[bold]{name}[/bold]: {state}"))
+    paths = stage.run(catalog, out, configs, force, lambda name, state: stderr.print(f"[bold]{name}[/bold]: {state}"), reviewed=reviewed)
     typer.echo(str(paths["report"] / "index.html"))  # plain, never wrapped: scripts read it
 
 

@@ -32,10 +32,11 @@ def default_output(catalog: Path) -> Path:
     return catalog.with_name("scores.parquet") if is_ingested(catalog) else catalog.with_name(f"{catalog.stem}.scores.parquet")
 
 
-def resolve(catalog: Path, model: Path | None, out: Path, configs: dict[str, Any]) -> tuple[Path, Path]:
+def resolve(catalog: Path, model: Path | None, out: Path, configs: dict[str, Any], reviewed: list[Path] = ()) -> tuple[Path, Path]:
     """(catalog.parquet, model directory) to score `catalog` with. An ingested catalog is scored with `model`, else
     with its work folder's model/. A user's own catalog file is ingested into `<name>-work/` beside `out` and scored
-    with `model`, else with a model trained there on the catalog itself (said on stderr)."""
+    with `model`, else with a model trained there on the catalog itself (said on stderr; `reviewed`: verdicts it
+    learns from)."""
     catalog = Path(catalog)
     if is_ingested(catalog):
         if model is not None:
@@ -50,5 +51,5 @@ def resolve(catalog: Path, model: Path | None, out: Path, configs: dict[str, Any
     if model is None:
         stderr.print(f"no model named: training one on {catalog} itself in {work} (reused by the next run; -m to use another)")
     paths = audit.run(catalog, work, configs, until="ingest" if model is not None else "train",
-                      announce=lambda stage, state: stderr.print(f"[bold]{stage}[/bold]: {state}"))
+                      announce=lambda stage, state: stderr.print(f"[bold]{stage}[/bold]: {state}"), reviewed=reviewed)
     return paths["ingest"], Path(model) if model is not None else paths["train"]

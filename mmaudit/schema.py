@@ -57,6 +57,7 @@ SCORES = pa.schema([
     ("text_fits", pa.string()),
     ("text_fits_score", pa.float64()),
     ("contradiction", pa.string()),
+    ("verdict", pa.string()),  # a reviewer's: wrong_photo, ok, or "" (`--reviewed`)
     ("model", pa.string()),
 ])
 

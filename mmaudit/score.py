@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
-from . import schema
+from . import reviews, schema
 from .config import EngineConfig, ScoreConfig, as_dict
 from .features import open_store, product_features
 from .files import write_table
@@ -360,12 +360,14 @@ def _score_all(judge: Judge, cands: np.ndarray, own: np.ndarray, parts: Path, en
 
 
 def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | None = None, cache_dir: str = "",
-        engine: EngineConfig | None = None) -> tuple[Path, pd.DataFrame]:
-    """Score every product of catalog.parquet; write scores.parquet (every input row, with its status)."""
+        engine: EngineConfig | None = None, reviewed: list[Path] = ()) -> tuple[Path, pd.DataFrame]:
+    """Score every product of catalog.parquet; write scores.parquet (every input row, with its status). `reviewed`:
+    review files whose verdicts the products keep and the flag threshold is checked against (`reviews`)."""
     config, engine = config or ScoreConfig(), engine or EngineConfig()
     catalog = schema.read(catalog_path, "catalog")
     saved = store.load(model_path)
     products = schema.ok_products(catalog, catalog_path)
+    verdicts = reviews.for_catalog(reviews.read_verdicts(list(reviewed)), products.product_id)
     feats = product_features(open_store(catalog_path, saved.config["backbone"], cache_dir, engine), products)
     ids = products.product_id.to_numpy()
     judge = Judge(saved, feats, products, pick_device(config.device), config.batch_size)
@@ -389,18 +391,26 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     cal = calibrate(observed, simulated, config.target_precision, config.max_mismatch_share)
     cal["signal_scales"] = scales
     mismatch = sigmoid(cal["a"] * observed + cal["b"])
+    verdict = reviews.per_product(verdicts, products.product_id)[scored.row]
     threshold = cal["threshold"] if config.threshold is None else config.threshold
+    if config.threshold is None and len(verdicts):
+        threshold, cal["verdicts"] = reviews.threshold_from_verdicts(mismatch, verdict != "", verdict == reviews.WRONG, threshold,
+                                                                     config.target_precision)
+    named = reviews.per_product(verdicts, products.product_id, "right_photo_of")[scored.row]
+    named = np.where(np.isin(named, ids), named, "")  # a reviewer's named product, where it is in the catalog
+    photo_fits = np.where(scored.swap_partner >= 0, ids[scored.swap_partner.clip(0)], None)
     result = pd.DataFrame({
         "row_number": products.row_number.to_numpy()[scored.row], "mismatch_score": mismatch, "pair_score": prob(pair_logit),
-        "swap_gain": scored.swap_gain, "photo_fits": np.where(scored.swap_partner >= 0, ids[scored.swap_partner.clip(0)], None),
-        "photo_fits_score": 1 - prob(scored.swap_logit),
+        "swap_gain": scored.swap_gain, "photo_fits": np.where(named != "", named, photo_fits),
+        "photo_fits_score": np.where(named != "", np.nan, 1 - prob(scored.swap_logit)),
         "text_fits": np.where(scored.text_fits_row >= 0, ids[scored.text_fits_row.clip(0)], None),
         "text_fits_score": 1 - prob(scored.text_fits_logit),
-        "contradiction": judge.contradictions(scored.row.to_numpy(), products),
+        "contradiction": judge.contradictions(scored.row.to_numpy(), products), "verdict": verdict,
     })
-    result["flagged"] = result.mismatch_score >= threshold
+    result["flagged"] = ((result.mismatch_score >= threshold) & (verdict != reviews.OK)) | (verdict == reviews.WRONG)
     table = catalog.merge(result, on="row_number", how="left")  # by row: a duplicate id keeps its own status
     table["flagged"] = table.flagged.fillna(False).astype(bool)
+    table["verdict"] = table.verdict.fillna("")
     table["model"] = saved.name
     settings = {**as_dict(config), "threshold_used": threshold, "model_dir": str(Path(model_path).resolve()),
                 "catalog": str(Path(catalog_path).resolve()), "calibration": cal, "pair_calibration": pair_cal}
@@ -409,5 +419,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     log.info("scored %d products, %d flagged", len(result), int(result.flagged.sum()))
     summary = pd.DataFrame([("products", len(catalog)), ("scored", len(result)), ("flagged", int(result.flagged.sum())),
                             ("estimated share of mismatches", f"{cal['estimated_mismatch_share']:.1%}"),
-                            ("threshold", f"{threshold:.4f}"), ("model", saved.name)], columns=["what", "value"])
+                            ("threshold", f"{threshold:.4f}"), ("model", saved.name)]
+                           + ([("reviewed (wrong photo / ok)", f"{(verdict == reviews.WRONG).sum()} / {(verdict == reviews.OK).sum()}")]
+                              if len(verdicts) else []), columns=["what", "value"])
     return Path(out), summary

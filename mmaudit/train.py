@@ -19,7 +19,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from . import models, schema
+from . import models, reviews, schema
 from .config import TrainConfig, as_dict
 from .errors import MMAuditError
 from .files import atomic_path
@@ -315,17 +315,40 @@ def weighed(claims: Claims, pair_logits: np.ndarray, t_rows: np.ndarray, p_rows:
                            for s in range(0, len(t_rows), chunk)] + [np.zeros(0)])
 
 
+def with_verdicts(pairs: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The pairs as the reviewers' verdicts correct them: the pair of a product confirmed wrong with its own photo becomes
+    a labelled mismatch (kind `reviewed_wrong`), and where a reviewer named the product whose photo it is, that product's
+    text and this photo become a labelled match (kind `reviewed_match`, in that product's fold)."""
+    wrong = verdicts[verdicts.verdict == reviews.WRONG]
+    pairs = pairs.copy()
+    own = (pairs.kind == "positive") & pairs.text_product_id.isin(set(wrong.product_id))
+    pairs.loc[own, "label"] = 1
+    pairs.loc[own, "kind"] = "reviewed_wrong"
+    named = wrong[wrong.right_photo_of.isin(set(pairs.text_product_id))]
+    fold = pairs[pairs.kind == "positive"].drop_duplicates("text_product_id").set_index("text_product_id").fold
+    named = named[named.right_photo_of.isin(fold.index)]
+    matches = pd.DataFrame({"text_product_id": named.right_photo_of.to_numpy(), "photo_product_id": named.product_id.to_numpy(),
+                            "label": 0, "kind": "reviewed_match", "rank": 0, "similarity": 1.0,
+                            "fold": fold.loc[named.right_photo_of].to_numpy()})
+    matches["split"] = "fold" + matches.fold.astype(str)
+    return pd.concat([pairs, matches.astype(pairs.dtypes.to_dict())], ignore_index=True)
+
+
 def _work_id(pairs_path: Path, catalog_path: Path, settings: dict) -> str:
     """Names the checkpoints of one training job: the same inputs and settings, the same folder."""
     parts = [str(Path(p).resolve()) + ":" + str(Path(p).stat().st_mtime_ns) for p in (pairs_path, catalog_path)]
     return hashlib.sha256(json.dumps([parts, settings], sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_path: Path | None = None) -> tuple[Path, pd.DataFrame]:
-    """Train one model per fold of pairs.parquet; save the model directory; return it and a summary."""
+def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_path: Path | None = None,
+        reviewed: list[Path] = ()) -> tuple[Path, pd.DataFrame]:
+    """Train one model per fold of pairs.parquet; save the model directory; return it and a summary. `reviewed`: review
+    files whose verdicts correct the pairs and the products the claim heads learn from (`reviews`)."""
     config = config or TrainConfig()
     start = time.perf_counter()
+    verdicts = reviews.read_verdicts(list(reviewed))  # a bad review file fails now, not after the features are read
     pairs, products, feats, made_by = load_training_data(pairs_path, catalog_path)
+    verdicts = reviews.for_catalog(verdicts, products.product_id)
     catalog_path = Path(catalog_path or made_by.get("catalog", ""))
     attrs = attribute_columns(config.attribute_cols, products, catalog_path)
     photo_x = photo_inputs(feats)
@@ -349,24 +372,34 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     product_fold = pd.DataFrame({"product_id": products.product_id}).merge(
         pairs[pairs.kind == "positive"][["text_product_id", "fold"]].rename(columns={"text_product_id": "product_id"}), how="left")
     product_fold["fold"] = product_fold.fold.fillna(-1).astype(int)
+    if len(verdicts):
+        pairs = with_verdicts(pairs, verdicts)
+        t_rows = pairs.text_product_id.map(row).to_numpy(np.int64)
+        p_rows = pairs.photo_product_id.map(row).to_numpy(np.int64)
+        labels = pairs.label.to_numpy(np.int64)
+    confirmed_wrong = np.flatnonzero(products.product_id.isin(set(verdicts.product_id[verdicts.verdict == reviews.WRONG])).to_numpy())
+    confirmed_ok = np.flatnonzero(products.product_id.isin(set(verdicts.product_id[verdicts.verdict == reviews.OK])).to_numpy())
     settings = {**as_dict(config), "backbone": made_by.get("backbone", "offline-lite0-minilm")}
+    if len(verdicts):
+        settings["reviewed"] = hashlib.sha256(verdicts.to_csv(index=False).encode()).hexdigest()[:16]
     dims = dims_of(feats)
     checkpoints = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(pairs_path, catalog_path, settings)}")
     rows = (t_rows, p_rows, labels)
-    fit_pairs = (pairs.kind == "random").to_numpy()
-    if not fit_pairs.any():  # made with no random negatives: the fit is weighed on every pair
+    fit_pairs = pairs.kind.isin(["random", "reviewed_wrong"]).to_numpy()  # a photo with an unrelated text, or confirmed wrong
+    if not (pairs.kind == "random").any():  # made with no random negatives: the fit is weighed on every pair
         fit_pairs = labels == 1
     folds_of = product_fold.fold.to_numpy()
     fold_models, histories, val_logits = fit_pair_models(config, settings, dims, feats, pairs, rows, folds_of, device, checkpoints)
     job = HeadsJob(config, photo_x, dims, folds_of, encoded, also_stated, words)
-    heads, word_heads = job.fit(np.zeros(0, dtype=np.int64))
+    heads, word_heads = job.fit(confirmed_wrong)
     word_report = job.keep_predictable_words(word_heads) if words else {}
     word_heads = word_heads if job.words else []
     claims = job.claims(heads, word_heads)
     result = stack_round(claims, val_logits, rows, fit_pairs, config.exchange_temperature)
-    rounds = [{"left_out": 0, "stacked_val_ap": average_precision(labels, result["stacked"])}]
+    rounds = [{"left_out": int(len(confirmed_wrong)), "stacked_val_ap": average_precision(labels, result["stacked"])}]
     if config.leave_out_suspicious > 0 and claims.names:  # robustness: the catalog's likeliest errors do not teach the heads again
-        left_out = suspicious_products(result["stacked"], pairs, t_rows, config.leave_out_suspicious)
+        left_out = np.union1d(np.setdiff1d(suspicious_products(result["stacked"], pairs, t_rows, config.leave_out_suspicious),
+                                           confirmed_ok), confirmed_wrong)
         log.info("claim heads: leaving out the %d most suspicious products and training again", len(left_out))
         heads, word_heads = job.fit(left_out)
         claims = job.claims(heads, word_heads)
@@ -379,7 +412,9 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     attribute_accuracy = {a: float((log_probs[a].argmax(1) == codes)[codes >= 0].mean()) for a, (codes, _) in encoded.items()}
     metrics = {"folds": histories, "rounds": rounds, "out_of_fold_val_ap": average_precision(labels, val_logits),
                "stacked_val_ap": average_precision(labels, stacked), "fit_val_ap": result["fit_val_ap"], "attribute_accuracy_out_of_fold": attribute_accuracy,
-               "words": word_report, "pairs": int(len(pairs)), "train_seconds": time.perf_counter() - start}
+               "words": word_report, "pairs": int(len(pairs)),
+               "reviewed": {"wrong_photo": int(len(confirmed_wrong)), "ok": int(len(confirmed_ok)),
+                            "matches_named": int((pairs.kind == "reviewed_match").sum())}, "train_seconds": time.perf_counter() - start}
     model_config = {"model": config.model, "backbone": settings["backbone"], "settings": settings,
                     "dims": dims, "folds": folds, "pairs_settings": made_by, "attribute_inputs": input_sizes(photo_x),
                     "attributes": {a: classes for a, (_, classes) in encoded.items()}, "title_col": title_col,

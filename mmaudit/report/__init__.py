@@ -38,6 +38,16 @@ def _title(row: pd.Series, text_cols: list[str]) -> str:
     return str(row["text"])[:300]
 
 
+def _titles(frame: pd.DataFrame, text_cols: list[str]) -> pd.Series:
+    """`_title` of every row of `frame`, at once."""
+    out = frame["text"].astype(str) if "text" in frame.columns else pd.Series("", index=frame.index)
+    for column in reversed(("title", *text_cols)):
+        if column in frame.columns:
+            values = frame[column]
+            out = values.where(values.map(lambda v: isinstance(v, str) and v != ""), out)
+    return out.str.slice(0, 300)
+
+
 def _why(row: pd.Series, checks: list[str]) -> list[str]:
     reasons = []
     if row.get("contradiction"):
@@ -97,7 +107,9 @@ def run(scores_path: Path, out_dir: Path, config: ReportConfig | None = None, tr
     out_dir.mkdir(parents=True, exist_ok=True)
     ordered = table.sort_values(["mismatch_score", "row_number"], ascending=[False, True], na_position="last")
     scored = ordered[ordered.mismatch_score.notna()]
-    suspects = scored.head(config.max_suspects)
+    reviewed = scored.get("verdict", pd.Series("", index=scored.index)).fillna("") != ""
+    in_order = pd.concat([scored[~reviewed], scored[reviewed]])  # new suspects first; reviewed products are not listed again as new
+    suspects = pd.concat([scored[~reviewed].head(config.max_suspects), scored[reviewed]])
     by_id = table.drop_duplicates("product_id").set_index("product_id")
     thumbs = Thumbs(out_dir / "thumbs", config.thumb_size)
     rows = []
@@ -109,7 +121,7 @@ def run(scores_path: Path, out_dir: Path, config: ReportConfig | None = None, tr
             rows.append({
                 "rank": rank, "product_id": row.product_id, "title": _title(row, text_cols),
                 "attrs": {a: str(row[a])[:60] for a in attributes if str(row[a])},
-                "mismatch_score": float(row.mismatch_score), "flagged": bool(row.flagged),
+                "mismatch_score": float(row.mismatch_score), "flagged": bool(row.flagged), "verdict": row.get("verdict") or "",
                 "thumb": thumbs.get(row.image_path, row.image_sha256),
                 "photo_fits": fits if fits_row is not None else None,
                 "fits_thumb": thumbs.get(fits_row.image_path, fits_row.image_sha256) if fits_row is not None else None,
@@ -134,8 +146,9 @@ def run(scores_path: Path, out_dir: Path, config: ReportConfig | None = None, tr
         "model_line": (f"model {table.model.iloc[0] if len(table) else '-'}; threshold {threshold:.3f} on the mismatch score, "
                        f"chosen for precision {calibration.get('target_precision', '?')} at an estimated mismatch share of "
                        f"{_percent(calibration.get('mismatch_share'))} of the catalog"),
-        "suspect_note": (f"The {len(rows)} highest-scoring of {len(scored)} scored products are listed here; "
-                         "every product is in scores.csv beside this page."),
+        "suspect_note": (f"The {len(rows) - int(reviewed.sum())} highest-scoring of {len(scored) - int(reviewed.sum())} scored products "
+                         f"no reviewer has judged are listed here ({_verdict_line(scored[reviewed], calibration)}); every product is in "
+                         "scores.csv beside this page, and in review.csv in this order, to fill in."),
     }
     plot_html = plots.histogram(table.mismatch_score.to_numpy(dtype=float), threshold)
     if truth:
@@ -147,7 +160,30 @@ def run(scores_path: Path, out_dir: Path, config: ReportConfig | None = None, tr
     export = table.drop(columns=["pixel_std"], errors="ignore")
     with atomic_path(out_dir / "scores.csv") as tmp:
         export.to_csv(tmp, index=False)
-    review = scored[["product_id", "mismatch_score", "photo_fits"]].assign(verdict="", note="")
     with atomic_path(out_dir / "review.csv") as tmp:
-        review.to_csv(tmp, index=False)
+        review_sheet(in_order, by_id, text_cols).to_csv(tmp, index=False)
     return html_path
+
+
+def review_sheet(in_order: pd.DataFrame, by_id: pd.DataFrame, text_cols: list[str]) -> pd.DataFrame:
+    """review.csv: every scored product in the report's order, with its title and the suggested right photo's product,
+    and the verdicts given so far filled in (`mmaudit ... --reviewed review.csv` reads them back)."""
+    verdict = in_order.get("verdict", pd.Series("", index=in_order.index)).fillna("")
+    named = (verdict == "wrong_photo") & in_order.photo_fits.notna() & in_order.photo_fits_score.isna()  # a reviewer named it
+    titles = _titles(by_id, text_cols)
+    return pd.DataFrame({
+        "rank": np.arange(1, len(in_order) + 1), "product_id": in_order.product_id, "title": in_order.product_id.map(titles),
+        "mismatch_score": in_order.mismatch_score.round(4), "flagged": in_order.flagged,
+        "photo_fits": in_order.photo_fits, "photo_fits_title": in_order.photo_fits.map(titles),
+        "verdict": verdict, "right_photo_of": in_order.photo_fits.where(named, ""), "note": ""})
+
+
+def _verdict_line(reviewed: pd.DataFrame, calibration: dict) -> str:
+    """What the reviewers' verdicts say, for the page."""
+    if not len(reviewed):
+        return "no verdicts yet: fill in review.csv and pass it with --reviewed"
+    wrong = int((reviewed.verdict == "wrong_photo").sum())
+    line = f"{len(reviewed)} reviewed: {wrong} wrong photo, {len(reviewed) - wrong} ok, a precision of {wrong / len(reviewed):.0%}"
+    if calibration.get("verdicts", {}).get("moved"):
+        line += "; the flag threshold was set from the verdicts"
+    return line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Optional
@@ -24,11 +25,20 @@ app = typer.Typer(
 )
 stdout = Console()
 
+def _about(stage: str, key: str) -> str:
+    """A flag's help: its setting's doc and default, from the one place settings are declared (`config`)."""
+    cls = settings.STAGES[stage]
+    doc = next(f.metadata["doc"] for f in dataclasses.fields(cls) if f.name == key)
+    default = getattr(cls(), key)
+    shown = ",".join(default) if isinstance(default, list) else default
+    return f"{doc[0].upper()}{doc[1:]}" + (f" [default: {shown}]." if shown not in ("", None) else ".")
+
+
 ConfigOpt = typer.Option(None, "--config", help="TOML file with [ingest], [negatives], [train], [score], [report], [engine] sections.")
 SetOpt = typer.Option([], "--set", help="Override a setting: stage.key=value (repeatable).")
-EngineOpt = typer.Option(None, "--engine", help="Where feature extraction and scoring run: local (this process) or ray (a Ray cluster; pip install 'mmaudit[ray]') [default: local].")
+EngineOpt = typer.Option(None, "--engine", help="Where feature extraction and scoring run: " + _about("engine", "name") + " Ray: pip install 'mmaudit[ray]'.")
 ReviewedOpt = typer.Option([], "--reviewed", help="A review file (the report's review.csv with its verdict column filled in: wrong_photo, ok, unsure); repeatable, later files win.")
-RayAddressOpt = typer.Option(None, "--ray-address", help="With --engine ray: `auto` or ray://HOST:10001 to join a running cluster [default: start a local Ray instance].")
+RayAddressOpt = typer.Option(None, "--ray-address", help="With --engine ray: " + _about("engine", "ray_address"))
 
 
 def _version(value: bool) -> None:
@@ -86,11 +96,11 @@ def _guard(fn):
 def ingest(
     catalog: Path = typer.Argument(..., help="Catalog file: .csv, .tsv, .jsonl or .parquet."),
     out: Path = typer.Option(Path("catalog.parquet"), "-o", "--out", help="Where to write catalog.parquet."),
-    id_col: Optional[str] = typer.Option(None, help="Column with the product id [default: id]."),
-    image_col: Optional[str] = typer.Option(None, help="Column with the photo path or URL [default: image]."),
-    text_cols: Optional[str] = typer.Option(None, help="Comma-separated text columns [default: title,description where present]."),
-    images_root: Optional[Path] = typer.Option(None, help="Folder photo paths are relative to [default: the catalog's folder]."),
-    format: Optional[str] = typer.Option(None, "--format", help="csv, tsv, jsonl or parquet [default: from the extension]."),
+    id_col: Optional[str] = typer.Option(None, help=_about("ingest", "id_col")),
+    image_col: Optional[str] = typer.Option(None, help=_about("ingest", "image_col")),
+    text_cols: Optional[str] = typer.Option(None, help="Comma-separated. " + _about("ingest", "text_cols")),
+    images_root: Optional[Path] = typer.Option(None, help=_about("ingest", "images_root")),
+    format: Optional[str] = typer.Option(None, "--format", help=_about("ingest", "format")),
     config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
 ) -> None:
     """Validate a catalog, resolve and hash every photo, run the photo and text checks.
@@ -114,11 +124,11 @@ def ingest(
 def make_negatives(
     catalog: Path = typer.Argument(..., help="catalog.parquet written by `mmaudit ingest`."),
     out: Path = typer.Option(Path("pairs.parquet"), "-o", "--out", help="Where to write pairs.parquet."),
-    backbone: Optional[str] = typer.Option(None, help="Backbone name (see `mmaudit backbones`) or a backbone JSON file (e.g. a hub model in a local directory) [default: offline-lite0-minilm]."),
+    backbone: Optional[str] = typer.Option(None, help=_about("negatives", "backbone")),
     group_col: Optional[str] = typer.Option(None, help="Column whose equal values mark variants of one product: never negatives."),
-    k: Optional[int] = typer.Option(None, help="Hard negatives are drawn from the first k neighbours [default: 10]."),
-    seed: Optional[int] = typer.Option(None, help="Random seed [default: 0]."),
-    cache_dir: Optional[Path] = typer.Option(None, help="Feature cache folder [default: features/ beside the catalog]."),
+    k: Optional[int] = typer.Option(None, help=_about("negatives", "k")),
+    seed: Optional[int] = typer.Option(None, help=_about("negatives", "seed")),
+    cache_dir: Optional[Path] = typer.Option(None, help=_about("negatives", "cache_dir")),
     engine: Optional[str] = EngineOpt, ray_address: Optional[str] = RayAddressOpt,
     config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
 ) -> None:
@@ -145,9 +155,9 @@ def train(
     out: Path = typer.Option(Path("model"), "-o", "--out", help="Model directory to write."),
     catalog: Optional[Path] = typer.Option(None, help="catalog.parquet the pairs came from [default: the one recorded in pairs.parquet]."),
     model: Optional[str] = typer.Option(None, help="Pair scorer: zeroshot (default: photo neighbours' texts vote, no training of its own), fusion (cross-attention encoder), dual (pooled-vector baseline) or itm (a hub backbone's own matching head); all are stacked with the attribute heads."),
-    epochs: Optional[int] = typer.Option(None, help="Most epochs per fold [default: 6]."),
-    seed: Optional[int] = typer.Option(None, help="Random seed [default: 0]."),
-    device: Optional[str] = typer.Option(None, help="cpu or cuda [default: cuda when visible]."),
+    epochs: Optional[int] = typer.Option(None, help=_about("train", "epochs")),
+    seed: Optional[int] = typer.Option(None, help=_about("train", "seed")),
+    device: Optional[str] = typer.Option(None, help=_about("train", "device")),
     reviewed: list[Path] = ReviewedOpt,
     config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
 ) -> None:
@@ -171,9 +181,9 @@ def score(
     catalog: Path = typer.Argument(..., help="Your catalog (.csv, .tsv, .jsonl, .parquet; photos beside it) or a catalog.parquet written by `mmaudit ingest`."),
     model: Optional[Path] = typer.Option(None, "-m", "--model", help="Model directory written by `mmaudit train` (e.g. last month's) [default: the catalog's own: its work folder's model/, trained on the catalog itself when there is none]."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Where to write the scores [default: scores.parquet beside an ingested catalog, NAME.scores.parquet beside your own]."),
-    threshold: Optional[float] = typer.Option(None, help="Flag above this mismatch_score [default: the model's calibrated one]."),
-    cache_dir: Optional[Path] = typer.Option(None, help="Feature cache folder [default: features/ beside the catalog]."),
-    device: Optional[str] = typer.Option(None, help="cpu or cuda [default: cuda when visible]."),
+    threshold: Optional[float] = typer.Option(None, help=_about("score", "threshold")),
+    cache_dir: Optional[Path] = typer.Option(None, help=_about("negatives", "cache_dir")),
+    device: Optional[str] = typer.Option(None, help=_about("score", "device")),
     engine: Optional[str] = EngineOpt, ray_address: Optional[str] = RayAddressOpt,
     reviewed: list[Path] = ReviewedOpt,
     config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
@@ -204,7 +214,7 @@ def report(
     scores: Path = typer.Argument(..., help="scores.parquet written by `mmaudit score`."),
     out: Path = typer.Option(Path("report"), "-o", "--out", help="Report folder to write."),
     truth: Optional[Path] = typer.Option(None, help="truth.csv (product_id, swapped) for benchmarks: adds a precision-recall plot."),
-    max_suspects: Optional[int] = typer.Option(None, help="Suspects listed in the HTML [default: 2000]; all are in scores.csv."),
+    max_suspects: Optional[int] = typer.Option(None, help=_about("report", "max_suspects")),
     config_file: Optional[Path] = ConfigOpt, sets: list[str] = SetOpt,
 ) -> None:
     """Write an HTML report (suspects with thumbnails, plots, filters) and CSV files.
@@ -226,9 +236,9 @@ def audit(
     catalog: Path = typer.Argument(..., help="Catalog file: .csv, .tsv, .jsonl or .parquet (photos beside it)."),
     out: Path = typer.Option(Path("mmaudit-work"), "-o", "--out", help="Work folder for every stage's output."),
     force: bool = typer.Option(False, "--force", help="Redo every stage even when its output is up to date."),
-    id_col: Optional[str] = typer.Option(None, help="Column with the product id [default: id]."),
-    image_col: Optional[str] = typer.Option(None, help="Column with the photo path or URL [default: image]."),
-    text_cols: Optional[str] = typer.Option(None, help="Comma-separated text columns [default: title,description]."),
+    id_col: Optional[str] = typer.Option(None, help=_about("ingest", "id_col")),
+    image_col: Optional[str] = typer.Option(None, help=_about("ingest", "image_col")),
+    text_cols: Optional[str] = typer.Option(None, help="Comma-separated. " + _about("ingest", "text_cols")),
     model: Optional[str] = typer.Option(None, help="zeroshot (default), fusion, dual or itm (see `mmaudit train --help`)."),
     engine: Optional[str] = EngineOpt, ray_address: Optional[str] = RayAddressOpt,
     reviewed: list[Path] = ReviewedOpt,

@@ -11,59 +11,69 @@ from typing import Any
 from .errors import ConfigError
 
 
+def setting(default: Any, doc: str) -> Any:
+    """A setting's default and its one-line doc (shown in configs/default.toml, which `default_toml` writes)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
+
+
 @dataclass
 class IngestConfig:
-    id_col: str = "id"
-    image_col: str = "image"
-    text_cols: list[str] = field(default_factory=list)  # empty: title,description where present
-    images_root: str = ""  # empty: the catalog file's folder
-    format: str = ""  # empty: from the file extension
-    max_image_bytes: int = 30_000_000
-    max_image_pixels: int = 50_000_000
-    download_timeout_s: float = 20.0
-    download_retries: int = 3
-    download_workers: int = 8
-    cache_dir: str = ""  # empty: a `downloads` folder beside the output
-    near_duplicate_bits: int = 2
-    tiny_side: int = 32
-    min_text_chars: int = 10
-    workers: int = 4
+    """Reading the catalog and its photos (`mmaudit ingest`)."""
+    id_col: str = setting("id", "column with the product id")
+    image_col: str = setting("image", "column with the photo: a path relative to images_root, or an http(s) URL")
+    text_cols: list[str] = setting([], "text columns the models read; empty: title and description where present")
+    images_root: str = setting("", "folder photo paths are relative to; empty: the catalog file's folder")
+    format: str = setting("", "csv, tsv, jsonl or parquet; empty: from the file extension")
+    max_image_bytes: int = setting(30_000_000, "a photo file larger than this is refused (image_too_large) before decoding")
+    max_image_pixels: int = setting(50_000_000, "a photo of more pixels than this is refused (image_too_large) before decoding")
+    download_timeout_s: float = setting(20.0, "seconds before a photo download is given up")
+    download_retries: int = setting(3, "attempts per photo URL")
+    download_workers: int = setting(8, "photo downloads at a time")
+    cache_dir: str = setting("", "folder of downloaded photos; empty: a downloads folder beside the output")
+    near_duplicate_bits: int = setting(2, "photos whose perceptual hashes differ in at most this many bits are near-duplicates")
+    tiny_side: int = setting(32, "a photo whose shorter side is under this many pixels is tiny")
+    min_text_chars: int = setting(10, "a text shorter than this many characters is short")
+    workers: int = setting(4, "threads that read and hash the photos")
 
 
 @dataclass
 class NegativesConfig:
-    backbone: str = "offline-lite0-minilm"
-    cache_dir: str = ""  # empty: a `features` folder beside the output
-    folds: int = 3
-    hard_photo: int = 2
-    hard_text: int = 1
-    random: int = 1
-    k: int = 10
-    near_duplicate_cosine: float = 0.97
-    group_col: str = ""
-    seed: int = 0
-    batch_size: int = 8  # feature extraction; the measured best, as features.EXTRACT_BATCH
+    """Photo and text features and the training pairs (`mmaudit make-negatives`)."""
+    backbone: str = setting("offline-lite0-minilm", "photo and text towers: a name from `mmaudit backbones` or a backbone JSON file")
+    cache_dir: str = setting("", "feature cache folder; empty: a features folder beside the output")
+    folds: int = setting(3, "products are split into this many folds; each is scored by models trained on the others")
+    hard_photo: int = setting(2, "per product, negatives with the photo of one of its k most similar photos")
+    hard_text: int = setting(1, "per product, negatives with the photo of one of its k most similar texts' products")
+    random: int = setting(1, "per product, negatives with any other product's photo")
+    k: int = setting(10, "hard negatives are drawn from this many nearest neighbours")
+    near_duplicate_cosine: float = setting(0.97, "photos this similar (cosine) and of the same colours are one product's: never negatives")
+    group_col: str = setting("", "column whose equal values mark variants of one product: never negatives")
+    seed: int = setting(0, "random seed of the folds and the negatives")
+    batch_size: int = setting(8, "photos per batch of feature extraction (the measured best on CPU)")
 
 
 @dataclass
 class TrainConfig:
-    model: str = "zeroshot"  # measured best on five of six cases (BENCHMARKS.md, sixth session); fusion, dual and itm by name
-    epochs: int = 3
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    dim: int = 128
-    layers: int = 2
-    heads: int = 4
-    patience: int = 2
-    seed: int = 0
-    attribute_cols: list[str] = field(default_factory=lambda: ["auto"])  # auto: the catalog's categorical columns; none: off
-    attribute_epochs: int = 40
-    exchange_temperature: float = 2.0  # the exchange weighting is fitted on the heads read this much softer (1: as they are)
-    text_words: int = 300  # per text column, its most frequent words tried as claims; kept where the photo predicts them (0: off)
-    leave_out_suspicious: float = 0.1  # robustness: retrain without this fraction of the worst-fitting products (0: one round)
-    max_text_tokens: int = 16  # the fusion reads the whole-text token + the first 15 (the title); its attention cost grows with it
-    device: str = ""  # empty: cuda when visible, else cpu
+    """The pair model, the claim heads and their weightings (`mmaudit train`)."""
+    model: str = setting("zeroshot", "pair model: zeroshot (no training of its own), fusion, dual or itm")
+    epochs: int = setting(3, "most epochs per fold of a trained pair model (fusion, dual, itm)")
+    batch_size: int = setting(256, "pairs per step of a trained pair model")
+    lr: float = setting(1e-3, "learning rate of a trained pair model")
+    weight_decay: float = setting(0.01, "weight decay of a trained pair model")
+    dim: int = setting(128, "width of the fusion and dual models")
+    layers: int = setting(2, "cross-attention layers of the fusion model")
+    heads: int = setting(4, "attention heads of the fusion model")
+    patience: int = setting(2, "epochs without a better validation AP before a trained pair model stops")
+    seed: int = setting(0, "random seed of every model")
+    attribute_cols: list[str] = setting(["auto"], "columns whose values the photo should show: auto (the categorical ones), none, or names")
+    attribute_epochs: int = setting(40, "epochs of the claim heads (attribute columns and words)")
+    exchange_temperature: float = setting(2.0, "the exchange weighting is fitted on the claim heads read this much softer (1: as they are)")
+    text_words: int = setting(300, "per text column, its most frequent words tried as claims, kept where the photo predicts them (0: off)")
+    leave_out_suspicious: float = setting(0.1, "the claim heads are trained again without this share of worst-fitting products (0: once)")
+    max_text_tokens: int = setting(16, "tokens the fusion model reads: the whole-text token and the title's first ones")
+    device: str = setting("", "where the models run: cpu or cuda; empty: cuda when visible")
 
     def __post_init__(self) -> None:
         if not self.exchange_temperature > 0:  # the heads' log-probabilities are divided by it
@@ -72,14 +82,15 @@ class TrainConfig:
 
 @dataclass
 class ScoreConfig:
-    threshold: float | None = None  # None: the lowest whose flags are, by estimate, target_precision mismatches
-    target_precision: float = 0.5
-    max_mismatch_share: float = 0.2  # the share of mismatches is estimated from the catalog, at most this
-    candidates: int = 10
-    far_candidates: int = 3  # partners searched anywhere in the catalog for products whose photo misfits (0: off)
-    simulated_swaps: int = 2000
-    batch_size: int = 512
-    device: str = ""
+    """Scoring, exchanges and the flag threshold (`mmaudit score`)."""
+    threshold: float | None = setting(None, "flag at or above this mismatch score; empty: chosen without labels for target_precision")
+    target_precision: float = setting(0.5, "flag where, by estimate, this share of the flags are mismatches")
+    max_mismatch_share: float = setting(0.2, "the catalog's share of mismatches is estimated from its scores, at most this")
+    candidates: int = setting(10, "exchange candidates per product from each search (similar photo, similar text, expected photo)")
+    far_candidates: int = setting(3, "partners searched anywhere in the catalog for products whose photo misfits (0: off)")
+    simulated_swaps: int = setting(2000, "photos exchanged on purpose, of each kind, to fit the flag threshold without labels")
+    batch_size: int = setting(512, "pairs per batch of the pair model")
+    device: str = setting("", "where the models run: cpu or cuda; empty: cuda when visible")
 
     def __post_init__(self) -> None:
         for name in ("target_precision", "max_mismatch_share"):
@@ -90,11 +101,11 @@ class ScoreConfig:
 @dataclass
 class EngineConfig:
     """Where feature extraction and scoring run: this process, or a Ray cluster (`pip install 'mmaudit[ray]'`)."""
-    name: str = "local"  # local or ray
-    ray_address: str = ""  # empty: a local Ray instance; `auto` or `ray://host:10001` joins a running cluster
-    actors: int = 0  # 0: one per GPU when the cluster has GPUs, else one per `cpus_per_actor` CPUs
-    cpus_per_actor: float = 1.0  # also the actor's torch threads
-    gpus_per_actor: float | None = None  # None: 1 when the cluster has GPUs, else 0; a fraction shares a GPU
+    name: str = setting("local", "local (this process) or ray")
+    ray_address: str = setting("", "empty: a local Ray instance; auto or ray://host:10001 joins a running cluster")
+    actors: int = setting(0, "0: one per GPU when the cluster has GPUs, else one per cpus_per_actor CPUs")
+    cpus_per_actor: float = setting(1.0, "CPUs per Ray actor, also its torch threads")
+    gpus_per_actor: float | None = setting(None, "empty: 1 when the cluster has GPUs, else 0; a fraction shares a GPU")
 
     def __post_init__(self) -> None:
         if self.name not in ("local", "ray"):  # a typo must not quietly run on the local engine
@@ -103,8 +114,9 @@ class EngineConfig:
 
 @dataclass
 class ReportConfig:
-    max_suspects: int = 2000
-    thumb_size: int = 160
+    """The HTML report (`mmaudit report`)."""
+    max_suspects: int = setting(2000, "suspects listed in the HTML page; every product is in scores.csv")
+    thumb_size: int = setting(160, "thumbnail side in pixels")
 
 
 STAGES = {"ingest": IngestConfig, "negatives": NegativesConfig, "train": TrainConfig,
@@ -167,3 +179,29 @@ def load(path: Path | None, overrides: list[str] = ()) -> dict[str, Any]:
 
 def as_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
+
+
+def default_toml() -> str:
+    """configs/default.toml: every setting with its default and its doc, as the dataclasses above declare them."""
+    lines = ["# Every setting, its default and what it does (written by `python -m mmaudit.config`; do not edit by hand).",
+             "# Copy what you change into your own file and pass it with --config, or use --set stage.key=value."]
+    for stage, cls in STAGES.items():
+        lines += ["", f"[{stage}]  # {cls.__doc__}"]
+        for f in dataclasses.fields(cls):
+            value = getattr(cls(), f.name)  # TOML has no empty value: a setting empty by default is shown commented out
+            lines.append(f"# {f.name} =  # {f.metadata['doc']}" if value is None else f"{f.name} = {_toml_value(value)}  # {f.metadata['doc']}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+if __name__ == "__main__":
+    print(default_toml(), end="")

@@ -340,11 +340,24 @@ def _work_id(pairs_path: Path, catalog_path: Path, settings: dict) -> str:
     return hashlib.sha256(json.dumps([parts, settings], sort_keys=True).encode()).hexdigest()[:16]
 
 
+PAIR_MODEL_SETTINGS = ("epochs", "batch_size", "lr", "weight_decay", "dim", "layers", "heads", "patience", "max_text_tokens")
+
+
+def warn_idle_settings(config: TrainConfig) -> None:
+    """Say so when settings of a trained pair model are changed for a model that trains nothing (zeroshot)."""
+    if config.model in models.REGISTRY and not models.REGISTRY[config.model].trainable:
+        changed = [k for k in PAIR_MODEL_SETTINGS if getattr(config, k) != getattr(TrainConfig(), k)]
+        if changed:
+            log.warning("train.%s: no effect with the %s model, which trains nothing (fusion, dual and itm use them)",
+                        ", train.".join(changed), config.model)
+
+
 def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_path: Path | None = None,
         reviewed: list[Path] = ()) -> tuple[Path, pd.DataFrame]:
     """Train one model per fold of pairs.parquet; save the model directory; return it and a summary. `reviewed`: review
     files whose verdicts correct the pairs and the products the claim heads learn from (`reviews`)."""
     config = config or TrainConfig()
+    warn_idle_settings(config)
     start = time.perf_counter()
     verdicts = reviews.read_verdicts(list(reviewed))  # a bad review file fails now, not after the features are read
     pairs, products, feats, made_by = load_training_data(pairs_path, catalog_path)

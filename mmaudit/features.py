@@ -43,7 +43,7 @@ def palette(image: Image.Image) -> np.ndarray:
     fine. Coarse: 18 hues x 3 brightness levels, 3 saturation levels, 6 grey levels. Fine: 24 hues x 3 saturation
     levels x 4 brightness levels and 8 grey levels, with pale tints (cream, beige) counted as colours, not greys.
     Names like maroon / red, navy / blue or cream / white differ here more than in any tower trained for object labels
-    (the fine one: BENCHMARKS.md, eighth session)."""
+    (docs/decisions/2026-11-30-claim-heads-inputs.md)."""
     small = image.convert("RGB").resize((64, 64), Image.Resampling.BOX)
     hsv = np.asarray(small.convert("HSV"), dtype=np.float32).reshape(-1, 3) / 255.0
     rgb = np.asarray(small, dtype=np.float32).reshape(-1, 3) / 255.0

@@ -52,8 +52,8 @@ def mismatch_shares(observed: np.ndarray, simulated: list[np.ndarray], floor: fl
     The catalog is a mixture of right products and mismatches of each kind, which score like their simulated ones.
     So above any threshold the catalog holds at least share_k x kind k's simulated share above it, and the smallest
     ratio bounds the share from above; it is close to it where few right products score that high. Each kind is read
-    on what the kinds before it leave: one kind alone overestimated the share of a catalog whose mismatches score
-    higher than it (BENCHMARKS.md, twelfth session)."""
+    on what the kinds before it leave: one kind alone overestimates the share of a catalog whose mismatches score
+    higher than it (docs/decisions/2026-11-30-estimated-mismatch-share.md)."""
     thresholds = np.sort(np.asarray(observed, np.float64))[::-1]
     observed_tail = np.arange(1, len(thresholds) + 1) / max(len(thresholds), 1)
     left, shares = observed_tail.copy(), []

@@ -39,6 +39,7 @@ from .devices import pick_device
 from .progress import bar, log
 
 CHUNK = 1024  # products per resumable unit of work
+CHUNK_FORMAT = 4  # what a finished chunk holds; raised when `score_chunk` changes, so an interrupted run's chunks are not reused
 
 
 class Judge:
@@ -157,12 +158,11 @@ MISFIT_Z = 2.0  # a product whose own fit is this many spreads worse than the ca
 
 def far_candidates(judge: Judge, own: np.ndarray, fit: np.ndarray, count: int) -> np.ndarray:
     """[rows, count] exchange partners from anywhere in the catalog (-1 pads): an unrelated product's photo is neither a
-    look-alike nor a text neighbour's, so `candidates` rarely holds it (BENCHMARKS.md, ninth session: the true partner
-    of a random swap was among them for 18-20%). Only products whose own photo misfits (fit more than `MISFIT_Z`
+    look-alike nor a text neighbour's, so `candidates` rarely holds it. Only products whose own photo misfits (fit more than `MISFIT_Z`
     spreads above the median) are searched, among each other, for the exchanges the claims like best (attribute
     columns and the words of the text; `Judge.exchange_vectors`, one FAISS inner-product search). A partner found is kept only when, exchanged, both
     products fit at least as well as the catalog's median product fits its own photo: the best of thousands of
-    exchanges is otherwise often a chance one (without this rule, `hard` 2% fell from 0.615 to 0.536)."""
+    exchanges is otherwise often a chance one (docs/decisions/2026-11-30-far-candidates.md)."""
     out = np.full((len(own), count), -1, dtype=np.int64)
     centre, spread = robust_scale(fit)
     misfits = np.flatnonzero((fit - centre) / spread > MISFIT_Z)
@@ -244,7 +244,7 @@ def one_exchange_each(scored: pd.DataFrame) -> pd.DataFrame:
         i, j = first[e], second[e]
         if matched[i] or i == j:
             continue
-        if partner[i] < 0:  # its best partner (partner accuracy on `hard` 10% 0.794 -> 0.817, BENCHMARKS.md, twelfth session)
+        if partner[i] < 0:  # its best partner: the suggested fix (docs/decisions/2026-11-30-exchange-gain-and-matching.md)
             partner[i], logit[i], gain[i] = j, logits[e], gains[e]
         if np.isnan(counted[i]) and not matched[j]:  # its evidence: the best exchange with a product in none
             counted[i] = gains[e]
@@ -273,17 +273,15 @@ def simulate_swaps(judge: Judge, cands: np.ndarray, own: np.ndarray, photo_candi
 def exchange_gain(i_now: np.ndarray, j_now: np.ndarray, i_after: np.ndarray, j_after: np.ndarray) -> np.ndarray:
     """How much exchanging two products' photos improves their fit in all (mismatch logits before and after).
     A badly fitting product would lift every neighbour's gain with it; `one_exchange_each` stops that, so the
-    sum serves better than the smaller of the two improvements (the form before it: `hard` 10% 0.698 -> 0.747,
-    BENCHMARKS.md)."""
+    sum serves better than the smaller of the two improvements (docs/decisions/2026-11-30-exchange-gain-and-matching.md)."""
     return (i_now - i_after) + (j_now - j_after)
 
 
 def robust_scales(pair_logit: np.ndarray, gain: np.ndarray) -> list[tuple[float, float]]:
     """Median and spread (interquartile range / 1.349: the standard deviation for a normal distribution) of each
     signal over the catalog. The gains are skewed: their lower quartile sits next to the median (the many products
-    with no good exchange) and their upper quartile far from it. The median absolute deviation, used before, followed
-    the narrow side, so the gain's weight in the sum changed from catalog to catalog (`random` 2%: 0.760 -> 0.823,
-    BENCHMARKS.md, fifth session)."""
+    with no good exchange) and their upper quartile far from it: the median absolute deviation would follow the narrow
+    side, and the gain's weight in the sum would change from catalog to catalog (docs/decisions/2026-11-30-robust-spread.md)."""
     return [robust_scale(pair_logit), robust_scale(gain)]
 
 
@@ -309,8 +307,7 @@ def calibrate(observed: np.ndarray, simulated: dict[str, np.ndarray], target_pre
     exchanges (`simulated`: per kind, highest-scoring first) from the catalog as it is; it is monotonic, so it never
     changes the ranking. The threshold is the lowest whose flags are, by estimate, `target_precision` mismatches, at
     the shares of each kind of mismatch estimated from the catalog itself (`metrics.mismatch_shares`, in all at most
-    `max_share`). An assumed share, used before, flagged 1 and 2 products of catalogs with 10% of their photos exchanged
-    (BENCHMARKS.md, twelfth session)."""
+    `max_share`): an assumed share flags far too few or too many (docs/decisions/2026-11-30-estimated-mismatch-share.md)."""
     every = np.concatenate(list(simulated.values()))
     x = np.concatenate([observed, every])[:, None]
     y = np.concatenate([np.zeros(len(observed)), np.ones(len(every))])
@@ -329,7 +326,7 @@ def calibrate(observed: np.ndarray, simulated: dict[str, np.ndarray], target_pre
 
 def _work_id(catalog_path: Path, model_path: Path, config: ScoreConfig) -> str:
     parts = [str(Path(catalog_path).resolve()), str(Path(catalog_path).stat().st_mtime_ns), str(Path(model_path).resolve()),
-             str((Path(model_path) / "model.safetensors").stat().st_mtime_ns), str(config.candidates), str(config.far_candidates), f"exchanges-{EXCHANGES}-sum-fit-far"]
+             str((Path(model_path) / "model.safetensors").stat().st_mtime_ns), str(config.candidates), str(config.far_candidates), f"chunks-{CHUNK_FORMAT}-{EXCHANGES}"]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 

@@ -57,18 +57,16 @@ def encode_values(values: pd.Series, classes: list[str] | None = None) -> tuple[
     return codes, classes
 
 
-TOWER_COMPONENTS = 128  # the tower vector's principal directions a head reads (measured: bench-out notes in BENCHMARKS.md)
-MEMBERS = 3  # classifiers per fold, each from its own seed, their probabilities averaged (BENCHMARKS.md, fifth session)
+TOWER_COMPONENTS = 128  # the tower vector's principal directions a head reads (docs/decisions/2026-11-30-claim-heads-inputs.md)
+MEMBERS = 3  # classifiers per fold, each from its own seed, their probabilities averaged: fewer chance readings
 INPUT_LIMIT = 5.0  # standardized inputs are clipped to +-this: a histogram bin almost always empty has a tiny spread,
 # and one photo with a few pixels in it would otherwise read tens of spreads away and be misread with confidence
-# (BENCHMARKS.md, eighth session: without it, the fine colour histogram took `hard` 10% from 0.800 to 0.373)
 
 
 class AttributeHeads(nn.Module):
     """Photo classifiers of the attribute columns, one `ViewHeads` per view of the photo, whose members' probabilities
-    are averaged. The product view adds what a tower sees when the product fills the frame (BENCHMARKS.md, seventh
-    and eighth sessions: `hard` 10% 0.790 -> 0.800, `hardest` 10% 0.629 -> 0.656; in an experiment, 0.806 against 0.793 for
-    as many more members on the whole photo)."""
+    are averaged. The product view adds what a tower sees when the product fills the frame, which more members on the
+    whole photo do not (docs/decisions/2026-11-30-claim-heads-inputs.md)."""
 
     def __init__(self, inputs: dict[str, int], classes: dict[str, int], dims: dict, multilabel: frozenset[str] = frozenset(),
                  members: int = MEMBERS, hidden: int = 256):
@@ -122,8 +120,8 @@ class ViewHeads(nn.Module):
 
     The first `tower` inputs (the photo tower's pooled vector) and the last `detail` ones (its earlier stages) are each
     reduced to their top principal directions on the training photos: 1,280 object-recognition dimensions otherwise
-    drown the colour inputs (out of fold on the shared catalog: colour 66.5% -> 68.5% right, log-loss 1.28 -> 1.12), and
-    a small catalog's few photos cannot teach 744 earlier-stage inputs (BENCHMARKS.md, fifth session: the demo)."""
+    drown the colour inputs, and a small catalog's few photos cannot teach 744 earlier-stage inputs
+    (docs/decisions/2026-11-30-claim-heads-inputs.md)."""
 
     def __init__(self, inputs: int, classes: dict[str, int], hidden: int = 256, tower: int = 0, detail: int = 0,
                  members: int = MEMBERS, multilabel: frozenset[str] = frozenset()):
@@ -244,8 +242,7 @@ def title_values(titles: pd.Series, codes: np.ndarray, classes: list[str]) -> np
     """Per product, the class of the one value of a column its title names (whole words, any case, the longest name
     first: "Navy Blue" before "Blue") when that differs from the column's own value; -1 where the title names none,
     several, or the same. A title "Check Green Shirt" beside a colour column "Blue" claims either colour: the product
-    whose photo shows one of them is not a wrong photo (on the shared catalog, 14 of the 118 clean products flagged
-    in `hard` 2% had a title and a colour column that disagree; BENCHMARKS.md, thirteenth session)."""
+    whose photo shows one of them is not a wrong photo (docs/decisions/2026-12-01-title-names-another-value.md)."""
     names = sorted((c for c in classes if c != "other"), key=len, reverse=True)
     out = np.full(len(titles), -1, dtype=np.int64)
     if not names:
@@ -269,7 +266,7 @@ def titles_also_state(titles: pd.Series | None, codes: dict[str, np.ndarray], cl
 
 def softened(log_probs: dict[str, np.ndarray], temperature: float) -> dict[str, np.ndarray]:
     """Each column's log-probabilities at a temperature: log_softmax(log p / T). T > 1 makes a confident reading cost a
-    claim less, without changing which value a photo reads as (BENCHMARKS.md, tenth session)."""
+    claim less, without changing which value a photo reads as (docs/decisions/2026-11-30-exchange-temperature.md)."""
     if temperature == 1.0:
         return log_probs
     out = {}

@@ -12,7 +12,7 @@ photo reads it, where the text states the word, else 0. The judge's weightings t
 they give each attribute column one: a colour that tells look-alikes apart can weigh more than a product type the pair
 model already reads, and a word the photo predicts without contradicting anything ("of" in a brand's name) can get no
 weight. One weight shared by all of a column's words, measured before, was held down by the words the pair model already
-reads: titles-only `hard` 10% 0.325 against 0.737 (BENCHMARKS.md, "Claims read from the text").
+reads (docs/decisions/2026-12-01-one-weight-per-word.md).
 
 With equal weights, the costs sum to the Bernoulli log-loss of the text's words under the photo's reading (over the kept
 words it states, -log p(word | photo); over those it does not, -log (1 - p(word | photo))) less the part that depends

@@ -26,7 +26,10 @@ from mmaudit.devices import pick_device  # noqa: E402
 from mmaudit.features import dims_of, open_store, product_features  # noqa: E402
 from mmaudit.models import store  # noqa: E402
 from mmaudit.models.attributes import AttributeHeads, encode_values, input_sizes, photo_inputs  # noqa: E402
-from mmaudit.score import CHUNK, Judge, candidates, combine, one_exchange_each, robust_scales, score_chunk  # noqa: E402
+from mmaudit.exchanges import candidates, one_exchange_each, score_chunk  # noqa: E402
+from mmaudit.flag_threshold import combine, robust_scales  # noqa: E402
+from mmaudit.models.judge import Judge  # noqa: E402
+from mmaudit.score import CHUNK  # noqa: E402
 
 
 def recall_at_half(score: np.ndarray, truth: np.ndarray) -> float:

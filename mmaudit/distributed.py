@@ -138,7 +138,7 @@ class Scorer:
         self.cands, self.own, self.chunk = job["cands"], job["own"], job["chunk"]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> pd.DataFrame:
-        from .score import score_chunk
+        from .exchanges import score_chunk
 
         n = len(self.own)
         return pd.concat([score_chunk(self.judge, np.arange(s, min(s + self.chunk, n)), self.cands, self.own)

@@ -77,3 +77,11 @@ def threshold_for_precision(observed: np.ndarray, simulated: list[np.ndarray], s
     mismatched = sum(share * _tail(scores, thresholds) for share, scores in zip(shares, simulated))
     reached = np.flatnonzero(mismatched / observed_tail >= target)
     return float(thresholds[reached.max()]) if len(reached) else float(np.nextafter(thresholds[0], np.inf))
+
+
+def robust_scale(values: np.ndarray) -> tuple[float, float]:
+    """Median and interquartile range / 1.349 of the finite values."""
+    finite = values[np.isfinite(values)]
+    centre = float(np.median(finite)) if len(finite) else 0.0
+    spread = float(np.subtract(*np.percentile(finite, [75, 25])) / 1.349) if len(finite) else 1.0
+    return centre, max(spread, 1e-6)

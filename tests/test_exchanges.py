@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 
 from mmaudit.models.claims import Claims, ColumnClaims
-from mmaudit.score import Judge, exchange_gain, far_candidates, one_exchange_each, robust_scales, with_more_candidates
+from mmaudit.exchanges import exchange_gain, far_candidates, one_exchange_each, with_more_candidates
+from mmaudit.flag_threshold import robust_scales
+from mmaudit.models.judge import Judge
 
 
 def _scored(edges: dict[int, list[tuple[int, float]]], n: int) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mmaudit.metrics import mismatch_shares, sigmoid, threshold_for_precision
-from mmaudit.score import calibrate
+from mmaudit.flag_threshold import calibrate
 
 
 def mixture(far: float, look: float, n: int = 20_000, seed: int = 0):

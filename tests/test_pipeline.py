@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from mmaudit import schema, score, train
+from mmaudit import exchanges, schema, score, train
+from mmaudit.models.judge import Judge
 from mmaudit.cli import app
 from mmaudit.features import PHOTO_KIND, FeatureStore, open_store, product_features
 from mmaudit.backbones import get_config, load as load_backbone
@@ -207,12 +208,12 @@ def test_an_unknown_engine_is_refused_not_run_locally(pipeline, tmp_path):
     assert not (tmp_path / "s.parquet").exists()
 
 
-def judge_of(pipeline, saved: store.SavedModel) -> tuple[score.Judge, pd.DataFrame]:
+def judge_of(pipeline, saved: store.SavedModel) -> tuple[Judge, pd.DataFrame]:
     """The judge `score` builds for the pipeline's catalog with a saved model, and the products it judges."""
     products = schema.ok_products(schema.read(pipeline["catalog"], "catalog"), pipeline["catalog"])
     pairs_settings = meta(pipeline["pairs"])
     feats = product_features(open_store(pipeline["catalog"], pairs_settings["backbone"], pairs_settings["cache_dir"]), products)
-    return score.Judge(saved, feats, products, torch.device("cpu"), 256), products
+    return Judge(saved, feats, products, torch.device("cpu"), 256), products
 
 
 def test_the_saved_model_weighs_each_claim_as_train_fitted_it(pipeline):
@@ -247,8 +248,8 @@ def test_the_exchange_weighting_is_fitted_on_softer_heads_and_gives_the_same_gai
     # each photo's normaliser cancels in an exchange: the judge's gains are those of the softer heads weighed as fitted
     i, j = t[pairs.kind.to_numpy() == "hard_photo"], p[pairs.kind.to_numpy() == "hard_photo"]
     at_t = lambda a, b: np.column_stack([judge.pair_model_logits(a, b), softer.costs(a, b)]) @ fitted  # noqa: E731
-    np.testing.assert_allclose(score.exchange_gain(judge.logits(i, i), judge.logits(j, j), judge.logits(i, j), judge.logits(j, i)),
-                               score.exchange_gain(at_t(i, i), at_t(j, j), at_t(i, j), at_t(j, i)), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(exchanges.exchange_gain(judge.logits(i, i), judge.logits(j, j), judge.logits(i, j), judge.logits(j, i)),
+                               exchanges.exchange_gain(at_t(i, i), at_t(j, j), at_t(i, j), at_t(j, i)), rtol=1e-4, atol=1e-4)
     trained = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert average_precision(pairs.label.to_numpy(), judge.logits(t, p)) == pytest.approx(trained["stacked_val_ap"], abs=1e-6)
 
@@ -271,14 +272,14 @@ def test_a_title_that_names_another_value_makes_the_claim_either(pipeline):
     feats = product_features(open_store(pipeline["catalog"], pairs_settings["backbone"], pairs_settings["cache_dir"]), edited)
     rows = np.array([r])
     k = judge.claims.names.index("colour")
-    shows_title = score.Judge(saved, feats, edited, torch.device("cpu"), 256)
-    column_only = score.Judge(saved, feats, edited.drop(columns="title"), torch.device("cpu"), 256)
+    shows_title = Judge(saved, feats, edited, torch.device("cpu"), 256)
+    column_only = Judge(saved, feats, edited.drop(columns="title"), torch.device("cpu"), 256)
     assert shows_title.columns(rows, rows)[0, 1 + k] == pytest.approx(-np.log(np.exp(columns.log_probs["colour"][r, [unlikely[0], seen]]).sum()))
     assert column_only.columns(rows, rows)[0, 1 + k] == pytest.approx(-columns.log_probs["colour"][r, unlikely[0]])
     # the colour claim's explanation (another column, or a word, may be the product's most contradicted claim)
     fit_weights = judge.weighting["fit"][0][1:1 + len(columns.names)]
     only_colour = np.where(np.array(columns.names) == "colour", max(fit_weights[k], 1.0), 0.0)
-    explain = lambda: score.Judge(saved, feats, edited, torch.device("cpu"), 256).claims.sources[0].contradiction(r, only_colour, edited)  # noqa: E731
+    explain = lambda: Judge(saved, feats, edited, torch.device("cpu"), 256).claims.sources[0].contradiction(r, only_colour, edited)  # noqa: E731
     edited.loc[r, "title"] = f"{colours[unlikely[1]]} shape"  # both values unlikely: contradicted, and the title named
     assert explain().startswith(f"colour: text says {colours[unlikely[0]]} (title: {colours[unlikely[1]]}), photo looks {colours[seen]}")
     edited.loc[r, "colour"], edited.loc[r, "title"] = "Sea Green", "shape"  # a value too rare to have its own class

@@ -12,24 +12,21 @@ import math
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
-from . import backbones
+from . import backbones, distributed
 from .backbones import Backbone
 from .config import EngineConfig
 from .errors import MMAuditError
+from .feature_keys import PHOTO_ARRAYS, PHOTO_KIND, TEXT_ARRAYS, VIEWS
 from .files import atomic_path
 from .images import ImageProblem, light_background, load_rgb, product_view
 from .progress import bar, log
 
-VIEWS = {"whole": "", "product": "product_"}  # each photo as shot and its product cut out (`images.product_view`): view -> prefix of its arrays
-VIEW_ARRAYS = ("pooled", "colour", "palette", "detail")  # what is kept of each view; detail only from backbones that give it
-PHOTO_ARRAYS = ("regions", *(prefix + name for prefix in VIEWS.values() for name in VIEW_ARRAYS))
-PHOTO_KIND = "photo-v5"  # bump when the photo arrays change, so old caches are recomputed, never misread
-TEXT_ARRAYS = ("pooled", "tokens", "mask", "ids")  # ids only from backbones that give them
 SHARD_SIZE = 512  # features per cache file: the unit a crashed run redoes
 EXTRACT_BATCH = 8  # photos/s peak at 8 on 2 cores, texts/s within 5% of their best (BENCHMARKS.md, bench/features_speed.py)
 
@@ -190,9 +187,7 @@ class FeatureStore:
     def _batches(self, kind: str, todo: list[str], items: dict[str, str], batch_size: int):
         """(keys computed, their arrays, key -> problem, rows done) per batch, computed here or on the Ray cluster."""
         if self.engine.name == "ray":
-            from . import distributed
-
-            yield from distributed.extract(self.engine, self.backbone_config, kind, todo, [items[k] for k in todo], batch_size)
+            yield from extract_on_ray(self.engine, self.backbone_config, kind, todo, [items[k] for k in todo], batch_size)
             return
         for start in range(0, len(todo), batch_size):
             keys = todo[start:start + batch_size]
@@ -274,3 +269,47 @@ def dims_of(feats: dict[str, np.ndarray]) -> dict[str, int]:
     return {"photo": feats["photo"].shape[1], "regions": feats["regions"].shape[2], "num_regions": feats["regions"].shape[1],
             "colour": feats["colour"].shape[2], "palette": feats["palette"].shape[1], "text": feats["text"].shape[1], "tokens": feats["tokens"].shape[2],
             "detail": feats["detail"].shape[1] if "detail" in feats else 0}
+
+
+RAY_BLOCK_BATCHES = 2  # batches per Ray task: a retried task (its worker died) redoes at most this many
+
+
+class RayExtractor:
+    """A Ray actor holding one backbone: a batch of (key, photo path or text) -> the cache's arrays.
+
+    Every input row comes back (a photo that cannot be read has zeros and its problem in `error`),
+    so every output block has the same columns."""
+
+    def __init__(self, backbone_config: dict, kind: str, cpus: float):
+        distributed.worker_threads(cpus)
+        self.backbone, self.kind = backbones.build(backbone_config), kind
+        self.blank: dict[str, np.ndarray] | None = None
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        keys, items = [str(k) for k in batch["key"]], [str(i) for i in batch["item"]]
+        done, arrays, failed = encode(self.backbone, self.kind, keys, items)
+        if not failed:
+            return {"key": np.array(keys), "error": np.array([""] * len(keys))} | arrays
+        if self.blank is None:
+            self.blank = self._blank()
+        position = {k: p for p, k in enumerate(done)}
+        full = {n: np.stack([arrays[n][position[k]] if k in position else self.blank[n] for k in keys]) for n in self.blank}
+        return {"key": np.array(keys), "error": np.array([failed.get(k, "") for k in keys])} | full
+
+    def _blank(self) -> dict[str, np.ndarray]:
+        """Zeros shaped like one photo's arrays, for rows whose photo could not be read."""
+        arrays = image_arrays(self.backbone, [Image.new("RGB", (64, 64), (128, 128, 128))])
+        return {n: np.zeros_like(a[0]) for n, a in arrays.items()}
+
+
+def extract_on_ray(engine: EngineConfig, backbone_config: dict, kind: str, keys: list[str], items: list[str],
+                   batch_size: int) -> Iterator[tuple[list[str], dict[str, np.ndarray], dict[str, str], int]]:
+    """(keys computed, their arrays, key -> problem, rows done) per finished batch, in the order they finish."""
+    frame = pd.DataFrame({"key": keys, "item": items})
+    step = batch_size * RAY_BLOCK_BATCHES
+    blocks = [frame.iloc[s:s + step] for s in range(0, len(frame), step)]
+    for batch in distributed.map_actors(engine, RayExtractor, {"backbone_config": backbone_config, "kind": kind}, blocks, batch_size):
+        key, error = batch.pop("key"), batch.pop("error")
+        good = error == ""
+        yield ([str(k) for k in key[good]], {n: a[good] for n, a in batch.items()},
+               {str(k): str(e) for k, e in zip(key[~good], error[~good])}, len(key))

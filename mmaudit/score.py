@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import reviews, schema
+from . import distributed, reviews, schema
 from .config import EngineConfig, ScoreConfig, as_dict
 from .devices import pick_device
 from .exchanges import EXCHANGES, candidates, far_candidates, one_exchange_each, score_chunk, with_more_candidates
@@ -37,6 +38,31 @@ def _work_id(catalog_path: Path, model_path: Path, config: ScoreConfig) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+class RayScorer:
+    """A Ray actor holding a copy of the driver's judge (fold models, prepared features): chunk starts -> their scores."""
+
+    def __init__(self, shared: list, cpus: float):
+        distributed.worker_threads(cpus)
+        job = distributed.shared_value(shared)
+        self.judge = job["judge"].to(pick_device(job["device"]))
+        self.cands, self.own, self.chunk = job["cands"], job["own"], job["chunk"]
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> pd.DataFrame:
+        n = len(self.own)
+        return pd.concat([score_chunk(self.judge, np.arange(s, min(s + self.chunk, n)), self.cands, self.own)
+                          for s in batch["start"]], ignore_index=True)
+
+
+def score_on_ray(engine: EngineConfig, job: dict, starts: list[int]) -> Iterator[tuple[int, pd.DataFrame]]:
+    """(chunk start, its scores) for each chunk of `starts`, in the order they finish. `job` holds the judge,
+    the device name, the candidates, the products' own logits and the chunk size; one chunk per Ray task."""
+    blocks = [pd.DataFrame({"start": [s]}) for s in starts]
+    chunk = job["chunk"]
+    for frame in distributed.map_actors(engine, RayScorer, {"shared": distributed.share(engine, job)}, blocks, 1, "pandas"):
+        for start, part in frame.groupby(frame.row // chunk * chunk, sort=True):
+            yield int(start), part.reset_index(drop=True)
+
+
 def _score_all(judge: Judge, cands: np.ndarray, own: np.ndarray, parts: Path, engine: EngineConfig, device: str) -> pd.DataFrame:
     """Score in chunks, each written to `parts` as it finishes; chunks already there (an interrupted run) are
     reused. The chunks are computed here, or on the Ray cluster by copies of this judge (on `device`, or a
@@ -47,10 +73,8 @@ def _score_all(judge: Judge, cands: np.ndarray, own: np.ndarray, parts: Path, en
     starts = list(range(0, n, CHUNK))
     missing = [s for s in starts if not part(s).exists()]
     if engine.name == "ray" and missing:
-        from . import distributed
-
         job = {"judge": judge, "device": device, "cands": cands, "own": own, "chunk": CHUNK}
-        computed = distributed.score_chunks(engine, job, missing)
+        computed = score_on_ray(engine, job, missing)
     else:
         computed = ((s, score_chunk(judge, np.arange(s, min(s + CHUNK, n)), cands, own)) for s in missing)
     with bar() as progress:

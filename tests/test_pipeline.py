@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from mmaudit import exchanges, schema, score, train
 from mmaudit.models.judge import Judge
 from mmaudit.cli import app
-from mmaudit.features import PHOTO_KIND, FeatureStore, open_store, product_features
+from mmaudit.feature_keys import PHOTO_KIND
+from mmaudit.features import FeatureStore, open_store, product_features
 from mmaudit.backbones import get_config, load as load_backbone
 from mmaudit.metrics import average_precision
 from mmaudit.models import store

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from mmaudit.backbones import EXTRA_CONFIGS, register_config
-from mmaudit.features import PHOTO_KIND, FeatureStore
+from mmaudit.feature_keys import PHOTO_KIND
+from mmaudit.features import FeatureStore
 from mmaudit.schema import read_metadata
 
 from .conftest import FAST_TRAIN, TINY, invoke
@@ -116,12 +117,12 @@ def test_audit_passes_the_engine_through(demo_catalog, cluster, tmp_path):
 
 def test_extractor_keeps_every_row_and_names_a_bad_photo(pipeline, tmp_path):
     """An actor's batch with a photo that cannot be read: every row comes back (zeros for it) with its problem."""
-    from mmaudit.distributed import Extractor
+    from mmaudit.features import RayExtractor
 
     good = pd.read_parquet(pipeline["catalog"]).query("status == 'ok'").image_path.iloc[0]
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a photo")
-    out = Extractor(CONFIG, PHOTO_KIND, 1)({"key": np.array(["a", "b"]), "item": np.array([good, str(broken)])})
+    out = RayExtractor(CONFIG, PHOTO_KIND, 1)({"key": np.array(["a", "b"]), "item": np.array([good, str(broken)])})
     assert list(out["key"]) == ["a", "b"] and out["error"][0] == "" and "broken.jpg" in out["error"][1]
     assert out["regions"].shape[0] == 2 and not out["regions"][1].any() and out["regions"][0].any()
 

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..features import VIEWS
+from ..feature_keys import VIEWS
 
 MIN_EXAMPLES = 3  # rarer values are pooled into one "other" class
 

@@ -47,7 +47,9 @@ def test_report_files_and_escaping(hostile_report, pipeline):
     csv = pd.read_csv(hostile_report / "scores.csv")
     assert len(csv) == len(pd.read_parquet(pipeline["scores"])) and {"mismatch_score", "flagged", "photo_fits"} <= set(csv.columns)
     review = pd.read_csv(hostile_report / "review.csv", keep_default_na=False)
-    assert list(review.columns) == ["product_id", "mismatch_score", "photo_fits", "verdict", "note"] and (review.verdict == "").all()
+    assert list(review.columns) == ["rank", "product_id", "title", "mismatch_score", "flagged", "photo_fits", "photo_fits_title", "verdict",
+                                    "right_photo_of", "note"] and (review.verdict == "").all()
+    assert not review.title.str.match(r"[=+\-@]").any()  # a spreadsheet would run a title that starts as a formula
 
 
 def test_report_with_nothing_flagged_and_all_broken(pipeline, tmp_path):

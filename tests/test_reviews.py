@@ -133,3 +133,12 @@ def test_the_audit_loop_learns_from_the_review_sheet_and_a_rerun_with_the_same_v
     invoke("audit", demo_catalog, "-o", work, "--reviewed", sheet_path, *FAST_TRAIN)  # the report rewrote the sheet, same verdicts
     assert (work / "model" / "metrics.json").stat().st_mtime_ns == trained
     assert (read_verdicts([sheet_path]).verdict != "").sum() == 5
+
+
+def test_the_review_sheet_never_runs_a_title_as_a_formula():
+    from mmaudit.report import review_sheet
+
+    scored = pd.DataFrame({"product_id": ["a", "b"], "title": ['=HYPERLINK("http://x","y")', "Red bag"], "mismatch_score": [0.9, 0.1],
+                           "flagged": [True, False], "photo_fits": ["b", None], "photo_fits_score": [0.8, np.nan], "verdict": ["", ""]})
+    sheet = review_sheet(scored, scored.set_index("product_id"), ["title"])
+    assert sheet.title.tolist() == ['\'=HYPERLINK("http://x","y")', "Red bag"] and sheet.photo_fits_title.tolist()[0] == "Red bag"

@@ -170,12 +170,17 @@ def review_sheet(in_order: pd.DataFrame, by_id: pd.DataFrame, text_cols: list[st
     and the verdicts given so far filled in (`mmaudit ... --reviewed review.csv` reads them back)."""
     verdict = in_order.get("verdict", pd.Series("", index=in_order.index)).fillna("")
     named = (verdict == "wrong_photo") & in_order.photo_fits.notna() & in_order.photo_fits_score.isna()  # a reviewer named it
-    titles = _titles(by_id, text_cols)
+    titles = _titles(by_id, text_cols).map(_inert)
     return pd.DataFrame({
         "rank": np.arange(1, len(in_order) + 1), "product_id": in_order.product_id, "title": in_order.product_id.map(titles),
         "mismatch_score": in_order.mismatch_score.round(4), "flagged": in_order.flagged,
         "photo_fits": in_order.photo_fits, "photo_fits_title": in_order.photo_fits.map(titles),
         "verdict": verdict, "right_photo_of": in_order.photo_fits.where(named, ""), "note": ""})
+
+
+def _inert(text: str) -> str:
+    """A catalog's text as a spreadsheet cell that is never run: one starting like a formula gets a leading quote."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _verdict_line(reviewed: pd.DataFrame, calibration: dict) -> str:

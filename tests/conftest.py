@@ -18,6 +18,17 @@ def demo_catalog(tmp_path_factory) -> Path:
     return make_catalog(tmp_path_factory.mktemp("demo"), products=192, swaps=6, seed=1)
 
 
+TRAINING_FIXTURES = {"pipeline", "titles_only", "reviewed_run", "hostile_report", "cluster", "guarded_catalog"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test that needs a catalog trained on (a fixture that runs the pipeline) is slow: `pytest -m "not slow"` is the
+    fast loop while changing code; CI runs everything."""
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 TINY = ["--set", "negatives.backbone=tiny-test"]
 FAST_TRAIN = ["--set", "train.epochs=30", "--set", "train.dim=32", "--set", "train.batch_size=32", "--set", "train.layers=1", "--set", "train.lr=0.003",
               "--set", "train.patience=30"]

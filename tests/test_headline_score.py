@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 import pandas as pd
 
 from .conftest import TINY, invoke
+
+pytestmark = pytest.mark.slow  # runs the pipeline
 
 
 def test_score_of_a_users_catalog_trains_its_own_model_once_and_reuses_it(demo_catalog, tmp_path):

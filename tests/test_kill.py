@@ -19,6 +19,8 @@ from safetensors.numpy import load_file
 from .conftest import FAST_TRAIN, TINY
 from .killable import CHUNK, SHARD
 
+pytestmark = pytest.mark.slow  # runs the pipeline
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

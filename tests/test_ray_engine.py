@@ -24,6 +24,8 @@ from .conftest import FAST_TRAIN, TINY, invoke
 from .ray_cluster import auth_env, local_cluster
 from .tiny_backbone import CONFIG
 
+pytestmark = pytest.mark.slow  # runs the pipeline
+
 auth_env()  # before Ray is imported
 pytest.importorskip("ray", reason="Ray is not installed (pip install 'mmaudit[ray]'); the ray engine is untested here")
 

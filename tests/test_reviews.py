@@ -117,6 +117,7 @@ def test_a_bad_review_file_stops_score_before_the_work(pipeline, tmp_path):
     assert not (tmp_path / "s.parquet").exists()
 
 
+@pytest.mark.slow
 def test_the_audit_loop_learns_from_the_review_sheet_and_a_rerun_with_the_same_verdicts_redoes_nothing(demo_catalog, tmp_path):
     work = tmp_path / "audit"
     invoke("audit", demo_catalog, "-o", work, *FAST_TRAIN)

@@ -101,23 +101,33 @@ def score_chunk(judge: Judge, rows: np.ndarray, cands: np.ndarray, own: np.ndarr
     })
 
 
-def one_exchange_each(scored: pd.DataFrame) -> pd.DataFrame:
+def one_exchange_each(scored: pd.DataFrame, judged: np.ndarray | None = None, known: dict[tuple[int, int], tuple] | None = None) -> pd.DataFrame:
     """Each photo belongs to one product, so each product takes part in at most one exchange: candidate exchanges
     are accepted greedily, largest gain first, when neither product is already in an accepted one (a neighbour of
     a swapped pair no longer borrows its gain). A product left out is suggested its best partner all the same (that
     product's photo fits its text best, even if it is in another exchange), but its gain as evidence is that of its
     best exchange with a product in none (NaN when there is none).
 
+    Reviewers' verdicts settle some photos: a product a reviewer judged (`judged`, per row) takes part in no exchange
+    found here, for itself or as anyone's partner, and the exchanges a reviewer named (`known`: (row, row) -> its gain,
+    the logit of each text with the other's photo) are accepted first, so the product whose photo was found on the
+    judged one gets its exchange as evidence.
+
     Returns per row: swap_partner (row, -1 for none), swap_gain (of the exchange with that partner), swap_logit (its
     text with the partner's photo) and counted_gain (the gain that counts as evidence)."""
     n = len(scored)
+    judged = np.zeros(n, dtype=bool) if judged is None else judged
     first = np.repeat(scored.row.to_numpy(), scored.exchange_rows.map(len).to_numpy())
     flat = lambda column, dtype: np.concatenate([*scored[column], np.zeros(0)]).astype(dtype)  # noqa: E731
     second, gains = flat("exchange_rows", np.int64), flat("exchange_gains", np.float64)
     logits, back = flat("exchange_logits", np.float64), flat("exchange_back_logits", np.float64)
     partner, gain, logit, counted = np.full(n, -1), np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    for (i, j), (g, i_logit, j_logit) in (known or {}).items():
+        if partner[i] < 0 and partner[j] < 0 and i != j:
+            partner[i], partner[j], gain[i], gain[j], logit[i], logit[j] = j, i, g, g, i_logit, j_logit
+    open_edge = ~(judged[first] | judged[second]) if len(first) else np.zeros(0, dtype=bool)
     by_gain = np.argsort(-gains, kind="stable")
-    for e in by_gain[gains[by_gain] > 0]:
+    for e in by_gain[(gains[by_gain] > 0) & open_edge[by_gain]]:
         i, j = first[e], second[e]
         if partner[i] < 0 and partner[j] < 0 and i != j:
             partner[i], partner[j], gain[i], gain[j], logit[i], logit[j] = j, i, gains[e], gains[e], logits[e], back[e]
@@ -125,7 +135,7 @@ def one_exchange_each(scored: pd.DataFrame) -> pd.DataFrame:
     counted[matched] = gain[matched]
     for e in by_gain:  # everyone else, from its own candidates in order of gain
         i, j = first[e], second[e]
-        if matched[i] or i == j:
+        if matched[i] or i == j or judged[j]:
             continue
         if partner[i] < 0:  # its best partner: the suggested fix (docs/decisions/2026-11-30-exchange-gain-and-matching.md)
             partner[i], logit[i], gain[i] = j, logits[e], gains[e]

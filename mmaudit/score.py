@@ -19,7 +19,7 @@ import pyarrow as pa
 from . import distributed, reviews, schema
 from .config import EngineConfig, ScoreConfig, as_dict
 from .devices import pick_device
-from .exchanges import EXCHANGES, candidates, far_candidates, one_exchange_each, score_chunk, with_more_candidates
+from .exchanges import EXCHANGES, candidates, exchange_gain, far_candidates, one_exchange_each, score_chunk, with_more_candidates
 from .features import open_store, product_features
 from .files import write_table
 from .flag_threshold import calibrate, combine, robust_scales, simulate_swaps
@@ -30,6 +30,20 @@ from .progress import bar, log
 
 CHUNK = 1024  # products per resumable unit of work
 CHUNK_FORMAT = 4  # what a finished chunk holds; raised when `score_chunk` changes, so an interrupted run's chunks are not reused
+
+
+def settled_exchanges(judge: Judge, verdicts: pd.DataFrame, products: pd.DataFrame, own: np.ndarray) -> tuple[np.ndarray, dict]:
+    """What the reviewers settled for the catalog-wide matching: per row, whether a reviewer judged the product, and the
+    exchanges they named (a wrong photo and the product it belongs to): (row, row) -> (gain, logit of each text with
+    the other's photo)."""
+    row_of = {pid: r for r, pid in enumerate(products.product_id)}
+    judged = np.isin(products.product_id.to_numpy(), verdicts.product_id.to_numpy())
+    named = verdicts[(verdicts.verdict == reviews.WRONG) & verdicts.right_photo_of.isin(row_of)]
+    i = named.product_id.map(row_of).to_numpy(np.int64)
+    j = named.right_photo_of.map(row_of).to_numpy(np.int64)
+    i_after, j_after = judge.logits(i, j), judge.logits(j, i)
+    gains = exchange_gain(own[i], own[j], i_after, j_after)
+    return judged, {(a, b): (g, x, y) for a, b, g, x, y in zip(i, j, gains, i_after, j_after)}
 
 
 def _work_id(catalog_path: Path, model_path: Path, config: ScoreConfig) -> str:
@@ -106,7 +120,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     partners = with_more_candidates(near_partners, far_candidates(judge, own_exchange, own_fit, config.far_candidates))
     parts = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(catalog_path, model_path, config)}")
     scored = _score_all(judge, partners, own_exchange, parts, engine, config.device)
-    scored = pd.concat([scored, one_exchange_each(scored)], axis=1)
+    scored = pd.concat([scored, one_exchange_each(scored, *settled_exchanges(judge, verdicts, products, own_exchange))], axis=1)
 
     pair_cal = saved.calibration
     pair_logit = own_fit[scored.row]

@@ -41,6 +41,18 @@ def test_a_swapped_pair_does_not_lend_its_gain_to_a_neighbour():
     assert result.swap_logit[a] == -5.0 and result.swap_logit[b] == -10.0
 
 
+def test_a_reviewed_photo_is_settled_and_a_named_exchange_is_taken_first():
+    # 0 and 1 look best exchanged (gain 5), but a reviewer said 1's photo is right: 0 exchanges with 2 instead (3).
+    # A reviewer said 3's photo is 4's (an exchange the search never found): 3 and 4 are matched with its gain,
+    # and 5, which would have taken 4 (6), is left with none.
+    judged = np.array([False, True, False, True, False, False])
+    result = one_exchange_each(_scored({0: [(1, 5.0), (2, 3.0)], 2: [(0, 3.0)], 5: [(4, 6.0)]}, 6), judged, {(3, 4): (7.0, -1.0, -2.0)})
+    assert result.swap_partner[0] == 2 and result.counted_gain[0] == 3.0 and result.swap_partner[1] == -1
+    assert list(result.swap_partner[[3, 4]]) == [4, 3] and list(result.counted_gain[[3, 4]]) == [7.0, 7.0]
+    assert list(result.swap_logit[[3, 4]]) == [-1.0, -2.0]
+    assert result.swap_partner[5] == 4 and np.isnan(result.counted_gain[5])  # suggested, but 4 is taken
+
+
 def test_no_exchange_with_itself_and_negative_gains_are_not_exchanges():
     result = one_exchange_each(_scored({0: [(0, 9.0), (1, -2.0)], 1: [(0, -2.0)]}, 2))
     assert result.swap_partner[0] == 1 and result.swap_gain[0] == -2.0  # its best real option, not itself

@@ -378,18 +378,14 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
              {c: len(v) for c, (v, _) in words.items()})
     device = pick_device(config.device)
     row = {pid: i for i, pid in enumerate(products.product_id)}
-    t_rows = pairs.text_product_id.map(row).to_numpy(np.int64)
-    p_rows = pairs.photo_product_id.map(row).to_numpy(np.int64)
-    labels = pairs.label.to_numpy(np.int64)
     folds = int(pairs.fold.max()) + 1
     product_fold = pd.DataFrame({"product_id": products.product_id}).merge(
         pairs[pairs.kind == "positive"][["text_product_id", "fold"]].rename(columns={"text_product_id": "product_id"}), how="left")
     product_fold["fold"] = product_fold.fold.fillna(-1).astype(int)
-    if len(verdicts):
-        pairs = with_verdicts(pairs, verdicts)
-        t_rows = pairs.text_product_id.map(row).to_numpy(np.int64)
-        p_rows = pairs.photo_product_id.map(row).to_numpy(np.int64)
-        labels = pairs.label.to_numpy(np.int64)
+    pairs = with_verdicts(pairs, verdicts) if len(verdicts) else pairs  # after the folds: a product keeps its fold
+    t_rows = pairs.text_product_id.map(row).to_numpy(np.int64)
+    p_rows = pairs.photo_product_id.map(row).to_numpy(np.int64)
+    labels = pairs.label.to_numpy(np.int64)
     confirmed_wrong = np.flatnonzero(products.product_id.isin(set(verdicts.product_id[verdicts.verdict == reviews.WRONG])).to_numpy())
     confirmed_ok = np.flatnonzero(products.product_id.isin(set(verdicts.product_id[verdicts.verdict == reviews.OK])).to_numpy())
     settings = {**as_dict(config), "backbone": made_by.get("backbone", "offline-lite0-minilm")}

@@ -31,15 +31,8 @@ def _percent(share: float | None) -> str:
     return "?" if share is None else f"{share:.1%}"
 
 
-def _title(row: pd.Series, text_cols: list[str]) -> str:
-    for column in ("title", *text_cols):
-        if column in row and isinstance(row[column], str) and row[column]:
-            return row[column][:300]
-    return str(row["text"])[:300]
-
-
 def _titles(frame: pd.DataFrame, text_cols: list[str]) -> pd.Series:
-    """`_title` of every row of `frame`, at once."""
+    """Each row's title: its first non-empty text column, title first, else what the models read (300 characters)."""
     out = frame["text"].astype(str) if "text" in frame.columns else pd.Series("", index=frame.index)
     for column in reversed(("title", *text_cols)):
         if column in frame.columns:
@@ -111,6 +104,7 @@ def run(scores_path: Path, out_dir: Path, config: ReportConfig | None = None, tr
     in_order = pd.concat([scored[~reviewed], scored[reviewed]])  # new suspects first; reviewed products are not listed again as new
     suspects = pd.concat([scored[~reviewed].head(config.max_suspects), scored[reviewed]])
     by_id = table.drop_duplicates("product_id").set_index("product_id")
+    titles = _titles(suspects, text_cols)
     thumbs = Thumbs(out_dir / "thumbs", config.thumb_size)
     rows = []
     with bar() as progress:
@@ -119,7 +113,7 @@ def run(scores_path: Path, out_dir: Path, config: ReportConfig | None = None, tr
             fits = row.get("photo_fits")
             fits_row = by_id.loc[fits] if isinstance(fits, str) and fits in by_id.index else None
             rows.append({
-                "rank": rank, "product_id": row.product_id, "title": _title(row, text_cols),
+                "rank": rank, "product_id": row.product_id, "title": titles[row.name],
                 "attrs": {a: str(row[a])[:60] for a in attributes if str(row[a])},
                 "mismatch_score": float(row.mismatch_score), "flagged": bool(row.flagged), "verdict": row.get("verdict") or "",
                 "thumb": thumbs.get(row.image_path, row.image_sha256),

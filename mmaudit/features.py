@@ -2,7 +2,9 @@
 
 Features are stored per backbone in shards (`.npz`), keyed by the photo file's SHA-256 or the
 text's hash, so no stage computes the same features twice, a crashed run resumes from the
-shards already written, and a changed product recomputes only itself.
+shards already written, and a changed product recomputes only itself. Only the groups of arrays
+a model reads are computed and stored (`feature_keys.GROUPS`): the tokens, twelve times the
+vectors' size, only for a model that attends over them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from . import backbones, distributed
 from .backbones import Backbone
 from .config import EngineConfig
 from .errors import MMAuditError
-from .feature_keys import PHOTO_ARRAYS, PHOTO_KIND, TEXT_ARRAYS, VIEWS
+from .feature_keys import GROUPS, PHOTO_KIND, TEXT_KIND, TOKENS, VECTORS, VIEWS
 from .files import atomic_path
 from .images import ImageProblem, light_background, load_rgb, product_view
 from .progress import bar, log
@@ -86,7 +88,7 @@ def colour_stats(image: Image.Image, regions: int) -> np.ndarray:
     return np.concatenate([leading, stats]).astype(np.float16)
 
 
-def photo_arrays(backbone: Backbone, paths: list[str]) -> tuple[list[int], dict[str, np.ndarray], dict[int, str]]:
+def photo_arrays(backbone: Backbone, paths: list[str], groups: tuple[str, ...]) -> tuple[list[int], dict[str, np.ndarray], dict[int, str]]:
     """Features of a batch of photo files: (positions that loaded, their arrays, position -> why one did not)."""
     images, good, failed = [], [], {}
     for position, path in enumerate(paths):
@@ -95,17 +97,19 @@ def photo_arrays(backbone: Backbone, paths: list[str]) -> tuple[list[int], dict[
             good.append(position)
         except ImageProblem as problem:
             failed[position] = problem.detail
-    return (good, image_arrays(backbone, images), failed) if good else ([], {}, failed)
+    return (good, image_arrays(backbone, images, groups), failed) if good else ([], {}, failed)
 
 
-def image_arrays(backbone: Backbone, images: list[Image.Image]) -> dict[str, np.ndarray]:
-    """The cache's arrays of decoded photos: the whole photo's (with its region maps) and the product view's
-    (`images.product_view`), whose arrays are named product_*."""
+def image_arrays(backbone: Backbone, images: list[Image.Image], groups: tuple[str, ...] = (VECTORS,)) -> dict[str, np.ndarray]:
+    """The cache's arrays of decoded photos, of `groups`: the vectors of the whole photo and of the product view
+    (`images.product_view`, arrays named product_*), and the tokens (the whole photo's region tokens)."""
+    if VECTORS not in groups:
+        return {"regions": backbone.encode_photos(images).regions.astype(np.float16)}
     products = [product_view(im) for im in images]
     both = backbone.encode_photos(images + products)  # one batch: the two views of each photo
     whole, product = slice(0, len(images)), slice(len(images), None)
-    arrays = {"regions": both.regions[whole].astype(np.float16)} | view_arrays(both, whole, images)
-    return arrays | {VIEWS["product"] + name: values for name, values in view_arrays(both, product, products).items()}
+    arrays = view_arrays(both, whole, images) | {VIEWS["product"] + name: values for name, values in view_arrays(both, product, products).items()}
+    return arrays | ({"regions": both.regions[whole].astype(np.float16)} if TOKENS in groups else {})
 
 
 def view_arrays(out, rows: slice, images: list[Image.Image]) -> dict[str, np.ndarray]:
@@ -116,23 +120,27 @@ def view_arrays(out, rows: slice, images: list[Image.Image]) -> dict[str, np.nda
     return arrays | ({"detail": out.detail[rows].astype(np.float16)} if out.detail is not None else {})
 
 
-def text_arrays(backbone: Backbone, texts: list[str]) -> dict[str, np.ndarray]:
-    """Features of a batch of texts."""
+def text_arrays(backbone: Backbone, texts: list[str], groups: tuple[str, ...] = (VECTORS,)) -> dict[str, np.ndarray]:
+    """Features of a batch of texts, of `groups`: the pooled vector; the token states, their mask and (from backbones
+    that give them) the token ids."""
     out = backbone.encode_texts(texts)
-    arrays = {"pooled": out.pooled.astype(np.float32), "tokens": out.tokens.astype(np.float16), "mask": out.mask}
-    return arrays | ({"ids": out.ids} if out.ids is not None else {})
+    arrays = {"pooled": out.pooled.astype(np.float32)} if VECTORS in groups else {}
+    if TOKENS in groups:
+        arrays |= {"tokens": out.tokens.astype(np.float16), "mask": out.mask} | ({"ids": out.ids} if out.ids is not None else {})
+    return arrays
 
 
-def encode(backbone: Backbone, kind: str, keys: list[str], items: list[str]) -> tuple[list[str], dict[str, np.ndarray], dict[str, str]]:
-    """One batch of either kind (items: photo paths or texts): (keys computed, their arrays, key -> problem)."""
+def encode(backbone: Backbone, kind: str, groups: tuple[str, ...], keys: list[str],
+           items: list[str]) -> tuple[list[str], dict[str, np.ndarray], dict[str, str]]:
+    """One batch of either kind (items: photo paths or texts): (keys computed, their arrays of `groups`, key -> problem)."""
     if kind == PHOTO_KIND:
-        good, arrays, failed = photo_arrays(backbone, items)
+        good, arrays, failed = photo_arrays(backbone, items, groups)
         return [keys[p] for p in good], arrays, {keys[p]: detail for p, detail in failed.items()}
-    return keys, text_arrays(backbone, items), {}
+    return keys, text_arrays(backbone, items, groups), {}
 
 
 class FeatureStore:
-    """Cached features of one backbone; `computed` counts what this process had to compute.
+    """Cached features of one backbone; `computed` counts the items (photos, texts) this process had to compute.
 
     The work runs here (`engine` None or local) or on a Ray cluster (`engine.name == "ray"`); either way
     this process writes the shards, so both engines fill one cache and a rerun resumes from it."""
@@ -144,9 +152,10 @@ class FeatureStore:
         self.load_backbone = load_backbone or (lambda: backbones.build(backbone_config))
         self.shard_size = shard_size or SHARD_SIZE
         self.engine = engine or EngineConfig()
-        self.computed = {PHOTO_KIND: 0, "text": 0}
+        self.computed = {kind: 0 for kind in GROUPS}
         self._backbone: Backbone | None = None
-        self._index: dict[str, dict[str, tuple[Path, int]]] = {}
+        self._shards: dict[str, dict[Path, tuple[list[str], set[str]]]] = {}
+        self._index: dict[tuple[str, str], dict[str, tuple[Path, int]]] = {}
 
     @property
     def backbone(self) -> Backbone:
@@ -157,55 +166,74 @@ class FeatureStore:
     def _folder(self, kind: str) -> Path:
         return self.root / kind
 
-    def index(self, kind: str) -> dict[str, tuple[Path, int]]:
-        if kind not in self._index:
-            found = {}
+    def shards(self, kind: str) -> dict[Path, tuple[list[str], set[str]]]:
+        """Each shard of a kind, oldest first: (its keys, the names of the arrays it holds)."""
+        if kind not in self._shards:
             folder = self._folder(kind)
-            for shard in sorted(folder.glob("*.npz")) if folder.exists() else []:
+            self._shards[kind] = {}
+            for shard in sorted(folder.glob("*.npz")) if folder.exists() else []:  # named by the time written
                 with np.load(shard) as data:
-                    for row, key in enumerate(data["keys"]):
-                        found[str(key)] = (shard, row)
-            self._index[kind] = found
-        return self._index[kind]
+                    self._shards[kind][shard] = ([str(k) for k in data["keys"]], set(data.files))
+        return self._shards[kind]
+
+    def index(self, kind: str, group: str = VECTORS) -> dict[str, tuple[Path, int]]:
+        """key -> (shard, row) of the newest shard holding the key's arrays of `group`."""
+        if (kind, group) not in self._index:
+            marker = GROUPS[kind][group][0]
+            self._index[(kind, group)] = {key: (shard, row) for shard, (keys, names) in self.shards(kind).items()
+                                          if marker in names for row, key in enumerate(keys)}
+        return self._index[(kind, group)]
 
     def _write_shard(self, kind: str, keys: list[str], arrays: dict[str, np.ndarray]) -> None:
         path = self._folder(kind) / f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}.npz"
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, keys=np.array(keys), **arrays)
-        for row, key in enumerate(keys):
-            self.index(kind)[key] = (path, row)
+        self.shards(kind)[path] = (keys, set(arrays) | {"keys"})
+        for group, names in GROUPS[kind].items():
+            if names[0] in arrays:
+                self.index(kind, group).update({key: (path, row) for row, key in enumerate(keys)})
         self.computed[kind] += len(keys)
 
-    def ensure_photos(self, photos: dict[str, str], batch_size: int = EXTRACT_BATCH) -> dict[str, str]:
-        """Compute the features of photos (sha256 -> path) not in the cache; return the ones that failed."""
-        return self._run(PHOTO_KIND, photos, batch_size)
+    def ensure_photos(self, photos: dict[str, str], batch_size: int = EXTRACT_BATCH, groups: tuple[str, ...] = (VECTORS,)) -> dict[str, str]:
+        """Compute the features of `groups` of photos (sha256 -> path) not in the cache; return the ones that failed."""
+        return self.ensure(PHOTO_KIND, photos, batch_size, groups)
 
-    def ensure_texts(self, texts: dict[str, str], batch_size: int = EXTRACT_BATCH) -> None:
-        """Compute the features of texts (key -> text) not in the cache."""
-        self._run("text", texts, batch_size)
+    def ensure_texts(self, texts: dict[str, str], batch_size: int = EXTRACT_BATCH, groups: tuple[str, ...] = (VECTORS,)) -> None:
+        """Compute the features of `groups` of texts (key -> text) not in the cache."""
+        self.ensure(TEXT_KIND, texts, batch_size, groups)
 
-    def _batches(self, kind: str, todo: list[str], items: dict[str, str], batch_size: int):
+    def ensure(self, kind: str, items: dict[str, str], batch_size: int, groups: tuple[str, ...]) -> dict[str, str]:
+        """Compute each item's groups of arrays that the cache lacks, the items lacking the same groups together
+        (one forward pass gives both groups); return key -> problem."""
+        lacking: dict[tuple[str, ...], list[str]] = {}
+        for key in items:
+            missing = tuple(group for group in groups if key not in self.index(kind, group))
+            if missing:
+                lacking.setdefault(missing, []).append(key)
+        failed: dict[str, str] = {}
+        for missing, todo in lacking.items():
+            failed |= self._run(kind, missing, todo, items, batch_size)
+        return failed
+
+    def _batches(self, kind: str, groups: tuple[str, ...], todo: list[str], items: dict[str, str], batch_size: int):
         """(keys computed, their arrays, key -> problem, rows done) per batch, computed here or on the Ray cluster."""
         if self.engine.name == "ray":
-            yield from extract_on_ray(self.engine, self.backbone_config, kind, todo, [items[k] for k in todo], batch_size)
+            yield from extract_on_ray(self.engine, self.backbone_config, kind, groups, todo, [items[k] for k in todo], batch_size)
             return
         for start in range(0, len(todo), batch_size):
             keys = todo[start:start + batch_size]
-            yield encode(self.backbone, kind, keys, [items[k] for k in keys]) + (len(keys),)
+            yield encode(self.backbone, kind, groups, keys, [items[k] for k in keys]) + (len(keys),)
 
-    def _run(self, kind: str, items: dict[str, str], batch_size: int) -> dict[str, str]:
-        """Compute what is not cached, writing a shard per `shard_size` results; return key -> problem."""
-        todo = [k for k in items if k not in self.index(kind)]
+    def _run(self, kind: str, groups: tuple[str, ...], todo: list[str], items: dict[str, str], batch_size: int) -> dict[str, str]:
+        """Compute the `groups` of `todo`, writing a shard per `shard_size` results; return key -> problem."""
+        log.info("%s features (%s): %d to compute (%s engine)", kind, " and ".join(groups), len(todo), self.engine.name)
         failed: dict[str, str] = {}
-        if not todo:
-            return failed
-        log.info("%s features: %d to compute (%s engine)", kind, len(todo), self.engine.name)
         start, done = time.perf_counter(), 0
         shard_keys: list[str] = []
         parts: list[dict] = []
         with bar() as progress:
-            task = progress.add_task(f"{kind} features", total=len(todo), rate="")
-            for keys, arrays, problems, count in self._batches(kind, todo, items, batch_size):
+            task = progress.add_task(f"{kind} {' and '.join(groups)}", total=len(todo), rate="")
+            for keys, arrays, problems, count in self._batches(kind, groups, todo, items, batch_size):
                 failed.update(problems)
                 if keys:
                     shard_keys += keys
@@ -219,23 +247,23 @@ class FeatureStore:
                 self._write_shard(kind, shard_keys, {n: np.concatenate([p[n] for p in parts]) for n in parts[0]})
         return failed
 
-    def load(self, kind: str, keys: list[str]) -> dict[str, np.ndarray]:
-        """Stack the cached arrays of `keys`, in order; every key must be in the cache."""
-        index = self.index(kind)
-        names = PHOTO_ARRAYS if kind == PHOTO_KIND else TEXT_ARRAYS
-        by_shard: dict[Path, list[tuple[int, int]]] = {}
-        for position, key in enumerate(keys):
-            shard, row = index[key]
-            by_shard.setdefault(shard, []).append((position, row))
+    def load(self, kind: str, keys: list[str], groups: tuple[str, ...] = (VECTORS,)) -> dict[str, np.ndarray]:
+        """Stack the cached arrays of `groups` of `keys`, in order; every key must be in the cache."""
         out: dict[str, np.ndarray] = {}
-        for shard, places in by_shard.items():
-            with np.load(shard) as data:
-                for name in (n for n in names if n in data.files):
-                    array = data[name]
-                    if name not in out:
-                        out[name] = np.empty((len(keys),) + array.shape[1:], dtype=array.dtype)
-                    positions, rows = zip(*places)
-                    out[name][list(positions)] = array[list(rows)]
+        for group in groups:
+            index, names = self.index(kind, group), GROUPS[kind][group]
+            by_shard: dict[Path, list[tuple[int, int]]] = {}
+            for position, key in enumerate(keys):
+                shard, row = index[key]
+                by_shard.setdefault(shard, []).append((position, row))
+            for shard, places in by_shard.items():
+                with np.load(shard) as data:
+                    for name in (n for n in names if n in data.files):
+                        array = data[name]
+                        if name not in out:
+                            out[name] = np.empty((len(keys),) + array.shape[1:], dtype=array.dtype)
+                        positions, rows = zip(*places)
+                        out[name][list(positions)] = array[list(rows)]
         return out
 
 
@@ -245,49 +273,53 @@ def open_store(catalog_path: Path, backbone: str, cache_dir: str = "", engine: E
     return FeatureStore(root, backbones.get_config(backbone), engine=engine)  # an unknown name fails here, before any work
 
 
-def product_features(store: FeatureStore, products, batch_size: int = EXTRACT_BATCH) -> dict[str, np.ndarray]:
+def product_features(store: FeatureStore, products, batch_size: int = EXTRACT_BATCH, tokens: bool = False) -> dict[str, np.ndarray]:
     """Photo and text features of catalog rows, in row order, computed where not cached:
-    photo (pooled), regions, colour, palette, detail (where the backbone gives it), the same of the product view
-    (product_photo, product_colour, ...), text (pooled), tokens, mask, ids (likewise)."""
-    failed = store.ensure_photos(dict(zip(products.image_sha256, products.image_path)), batch_size)
+    photo (pooled), colour, palette, detail (where the backbone gives it), the same of the product view
+    (product_photo, product_colour, ...), text (pooled); with `tokens`, also regions, tokens, mask and ids (where the
+    backbone gives them), for a model that attends over them."""
+    groups = (VECTORS, TOKENS) if tokens else (VECTORS,)
+    failed = store.ensure_photos(dict(zip(products.image_sha256, products.image_path)), batch_size, groups)
     if failed:
         detail = next(iter(failed.values()))
         raise MMAuditError(f"{len(failed)} photo(s) could not be read for features, e.g. {detail}; rerun `mmaudit ingest`")
     keys = [text_key(t) for t in products.text]
-    store.ensure_texts(dict(zip(keys, products.text)), batch_size)
-    photo, text = store.load(PHOTO_KIND, list(products.image_sha256)), store.load("text", keys)
-    feats = {"regions": photo["regions"], "text": text["pooled"], "tokens": text["tokens"], "mask": text["mask"]}
-    optional = {"ids": text.get("ids")}  # only from backbones that give them, like detail
+    store.ensure_texts(dict(zip(keys, products.text)), batch_size, groups)
+    photo, text = store.load(PHOTO_KIND, list(products.image_sha256), groups), store.load(TEXT_KIND, keys, groups)
+    feats = {"text": text["pooled"]} | {name: text[name] for name in GROUPS[TEXT_KIND][TOKENS] if name in text}
+    feats |= {"regions": photo["regions"]} if tokens else {}
     for prefix in VIEWS.values():
         feats |= {f"{prefix}photo": photo[f"{prefix}pooled"], f"{prefix}colour": photo[f"{prefix}colour"], f"{prefix}palette": photo[f"{prefix}palette"]}
-        optional[f"{prefix}detail"] = photo.get(f"{prefix}detail")
-    return feats | {name: values for name, values in optional.items() if values is not None}
+        feats |= {f"{prefix}detail": photo[f"{prefix}detail"]} if f"{prefix}detail" in photo else {}  # only from backbones that give it
+    return feats
 
 
 def dims_of(feats: dict[str, np.ndarray]) -> dict[str, int]:
-    """The feature sizes a model is built for."""
-    return {"photo": feats["photo"].shape[1], "regions": feats["regions"].shape[2], "num_regions": feats["regions"].shape[1],
-            "colour": feats["colour"].shape[2], "palette": feats["palette"].shape[1], "text": feats["text"].shape[1], "tokens": feats["tokens"].shape[2],
-            "detail": feats["detail"].shape[1] if "detail" in feats else 0}
+    """The feature sizes a model is built for (the tokens' where they were loaded)."""
+    dims = {"photo": feats["photo"].shape[1], "colour": feats["colour"].shape[2], "palette": feats["palette"].shape[1],
+            "text": feats["text"].shape[1], "detail": feats["detail"].shape[1] if "detail" in feats else 0}
+    if "regions" in feats:
+        dims |= {"regions": feats["regions"].shape[2], "num_regions": feats["regions"].shape[1], "tokens": feats["tokens"].shape[2]}
+    return dims
 
 
 RAY_BLOCK_BATCHES = 2  # batches per Ray task: a retried task (its worker died) redoes at most this many
 
 
 class RayExtractor:
-    """A Ray actor holding one backbone: a batch of (key, photo path or text) -> the cache's arrays.
+    """A Ray actor holding one backbone: a batch of (key, photo path or text) -> the cache's arrays of `groups`.
 
     Every input row comes back (a photo that cannot be read has zeros and its problem in `error`),
     so every output block has the same columns."""
 
-    def __init__(self, backbone_config: dict, kind: str, cpus: float):
+    def __init__(self, backbone_config: dict, kind: str, groups: tuple[str, ...], cpus: float):
         distributed.worker_threads(cpus)
-        self.backbone, self.kind = backbones.build(backbone_config), kind
+        self.backbone, self.kind, self.groups = backbones.build(backbone_config), kind, tuple(groups)
         self.blank: dict[str, np.ndarray] | None = None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         keys, items = [str(k) for k in batch["key"]], [str(i) for i in batch["item"]]
-        done, arrays, failed = encode(self.backbone, self.kind, keys, items)
+        done, arrays, failed = encode(self.backbone, self.kind, self.groups, keys, items)
         if not failed:
             return {"key": np.array(keys), "error": np.array([""] * len(keys))} | arrays
         if self.blank is None:
@@ -298,17 +330,17 @@ class RayExtractor:
 
     def _blank(self) -> dict[str, np.ndarray]:
         """Zeros shaped like one photo's arrays, for rows whose photo could not be read."""
-        arrays = image_arrays(self.backbone, [Image.new("RGB", (64, 64), (128, 128, 128))])
+        arrays = image_arrays(self.backbone, [Image.new("RGB", (64, 64), (128, 128, 128))], self.groups)
         return {n: np.zeros_like(a[0]) for n, a in arrays.items()}
 
 
-def extract_on_ray(engine: EngineConfig, backbone_config: dict, kind: str, keys: list[str], items: list[str],
+def extract_on_ray(engine: EngineConfig, backbone_config: dict, kind: str, groups: tuple[str, ...], keys: list[str], items: list[str],
                    batch_size: int) -> Iterator[tuple[list[str], dict[str, np.ndarray], dict[str, str], int]]:
     """(keys computed, their arrays, key -> problem, rows done) per finished batch, in the order they finish."""
     frame = pd.DataFrame({"key": keys, "item": items})
     step = batch_size * RAY_BLOCK_BATCHES
     blocks = [frame.iloc[s:s + step] for s in range(0, len(frame), step)]
-    for batch in distributed.map_actors(engine, RayExtractor, {"backbone_config": backbone_config, "kind": kind}, blocks, batch_size):
+    for batch in distributed.map_actors(engine, RayExtractor, {"backbone_config": backbone_config, "kind": kind, "groups": groups}, blocks, batch_size):
         key, error = batch.pop("key"), batch.pop("error")
         good = error == ""
         yield ([str(k) for k in key[good]], {n: a[good] for n, a in batch.items()},

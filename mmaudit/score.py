@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import distributed, reviews, schema
+from . import distributed, models, reviews, schema
 from .config import EngineConfig, ScoreConfig, as_dict
 from .devices import pick_device
 from .exchanges import EXCHANGES, candidates, exchange_gain, far_candidates, one_exchange_each, score_chunk, with_more_candidates
@@ -110,7 +110,8 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     saved = store.load(model_path)
     products = schema.ok_products(catalog, catalog_path)
     verdicts = reviews.for_catalog(reviews.read_verdicts(list(reviewed)), products.product_id)
-    feats = product_features(open_store(catalog_path, saved.config["backbone"], cache_dir, engine), products)
+    feats = product_features(open_store(catalog_path, saved.config["backbone"], cache_dir, engine), products,
+                             tokens=models.reads_tokens(saved.config["model"]))
     ids = products.product_id.to_numpy()
     judge = Judge(saved, feats, products, pick_device(config.device), config.batch_size)
     rows = np.arange(len(ids))

@@ -76,8 +76,9 @@ def stack(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray) -> tup
     return weights, float(fitted[-1])
 
 
-def load_training_data(pairs_path: Path, catalog_path: Path | None) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
-    """Pairs, the ok products they refer to, their features, and the settings that made the pairs."""
+def load_training_data(pairs_path: Path, catalog_path: Path | None, tokens: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
+    """Pairs, the ok products they refer to, their features (with the tokens, for a model that reads them), and the
+    settings that made the pairs."""
     pairs = schema.read(pairs_path, "pairs")
     made_by = schema.read_metadata(pairs_path).get("settings", {})
     catalog_path = Path(catalog_path or made_by.get("catalog", ""))
@@ -88,7 +89,7 @@ def load_training_data(pairs_path: Path, catalog_path: Path | None) -> tuple[pd.
         raise MMAuditError(f"{pairs_path}: {len(unknown)} product(s) not ok in {catalog_path} (e.g. {sorted(unknown)[:3]}); "
                            "the pairs come from another catalog: rerun `mmaudit make-negatives`")
     feats = product_features(open_store(catalog_path, made_by.get("backbone", "offline-lite0-minilm"), made_by.get("cache_dir", "")),
-                             products)
+                             products, tokens=tokens)
     return pairs, products, feats, made_by
 
 
@@ -360,7 +361,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     warn_idle_settings(config)
     start = time.perf_counter()
     verdicts = reviews.read_verdicts(list(reviewed))  # a bad review file fails now, not after the features are read
-    pairs, products, feats, made_by = load_training_data(pairs_path, catalog_path)
+    pairs, products, feats, made_by = load_training_data(pairs_path, catalog_path, models.reads_tokens(config.model))
     verdicts = reviews.for_catalog(verdicts, products.product_id)
     catalog_path = Path(catalog_path or made_by.get("catalog", ""))
     attrs = attribute_columns(config.attribute_cols, products, catalog_path)

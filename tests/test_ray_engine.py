@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from mmaudit.backbones import EXTRA_CONFIGS, register_config
-from mmaudit.feature_keys import PHOTO_KIND
+from mmaudit.feature_keys import PHOTO_KIND, TOKENS, VECTORS
 from mmaudit.features import FeatureStore
 from mmaudit.schema import read_metadata
 
@@ -124,7 +124,7 @@ def test_extractor_keeps_every_row_and_names_a_bad_photo(pipeline, tmp_path):
     good = pd.read_parquet(pipeline["catalog"]).query("status == 'ok'").image_path.iloc[0]
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a photo")
-    out = RayExtractor(CONFIG, PHOTO_KIND, 1)({"key": np.array(["a", "b"]), "item": np.array([good, str(broken)])})
+    out = RayExtractor(CONFIG, PHOTO_KIND, (VECTORS, TOKENS), 1)({"key": np.array(["a", "b"]), "item": np.array([good, str(broken)])})
     assert list(out["key"]) == ["a", "b"] and out["error"][0] == "" and "broken.jpg" in out["error"][1]
     assert out["regions"].shape[0] == 2 and not out["regions"][1].any() and out["regions"][0].any()
 

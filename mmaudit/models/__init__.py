@@ -24,6 +24,7 @@ REGISTRY = {"fusion": FusionModel, "dual": DualModel, "zeroshot": ZeroShotModel,
 
 class PairScorer(Protocol):
     trainable: bool
+    reads_tokens: bool  # the features it needs include region tokens and text token states, not only vectors
 
     def setup(self, feats: dict[str, np.ndarray], rows: np.ndarray) -> None: ...
 
@@ -38,3 +39,8 @@ def build(name: str, settings: dict, dims: dict[str, int]) -> PairScorer:
     if name not in REGISTRY:
         raise ModelError(f"unknown model {name!r}; choose one of {sorted(REGISTRY)}")
     return REGISTRY[name](settings, dims)
+
+
+def reads_tokens(name: str) -> bool:
+    """Whether the model `name` reads region tokens and text token states (so they must be cached for it)."""
+    return name in REGISTRY and REGISTRY[name].reads_tokens

@@ -9,6 +9,7 @@ from torch import nn
 
 class DualModel(nn.Module):
     trainable = True
+    reads_tokens = False  # region tokens and text token states (`feature_keys.GROUPS`)
 
     def __init__(self, settings: dict, dims: dict[str, int]):
         super().__init__()

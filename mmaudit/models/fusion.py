@@ -27,6 +27,7 @@ def fit_pca(regions: np.ndarray, dim: int, seed: int = 0) -> tuple[np.ndarray, n
 
 class FusionModel(nn.Module):
     trainable = True
+    reads_tokens = True  # region tokens and text token states (`feature_keys.GROUPS`)
 
     def __init__(self, settings: dict, dims: dict[str, int]):
         super().__init__()

@@ -17,6 +17,7 @@ from ..errors import ModelError
 
 class HubMatchingModel(nn.Module):
     trainable = True
+    reads_tokens = True  # region tokens and text token states (`feature_keys.GROUPS`)
 
     def __init__(self, settings: dict, dims: dict[str, int]):
         super().__init__()

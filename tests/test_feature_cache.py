@@ -1,0 +1,70 @@
+"""The feature cache holds what the chosen model reads: vectors on the default path, tokens added when a model that
+attends over them is trained or scored, and a cache that already holds both (as a model reading tokens fills it from
+nothing, and as every product was stored before the groups were split) is read as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmaudit import schema
+from mmaudit.backbones import get_config
+from mmaudit.feature_keys import GROUPS, PHOTO_KIND, TEXT_KIND, TOKENS, VECTORS
+from mmaudit.features import FeatureStore, product_features
+
+from .conftest import FAST_TRAIN, TINY, invoke
+
+def held(cache: Path, kind: str) -> list[set[str]]:
+    """The names of the arrays each shard of a kind holds."""
+    shards = sorted((cache / "tiny-test" / kind).glob("*.npz"))
+    out = []
+    for shard in shards:
+        with np.load(shard) as data:
+            out.append(set(data.files) - {"keys"})
+    return out
+
+
+@pytest.mark.slow  # trains two fusion models
+def test_default_path_caches_no_tokens_and_a_fusion_model_adds_them_with_the_same_scores(demo_catalog, tmp_path):
+    catalog = tmp_path / "catalog.parquet"
+    invoke("ingest", demo_catalog, "-o", catalog)
+    lazy, full = tmp_path / "lazy", tmp_path / "full"
+    invoke("make-negatives", catalog, "-o", tmp_path / "pairs-lazy.parquet", *TINY, "--cache-dir", lazy)
+    for kind in (PHOTO_KIND, TEXT_KIND):
+        assert held(lazy, kind) and all(names <= set(GROUPS[kind][VECTORS]) for names in held(lazy, kind)), held(lazy, kind)
+
+    products = schema.ok_products(schema.read(catalog, "catalog"), catalog)
+    product_features(FeatureStore(full, get_config("tiny-test")), products, tokens=True)  # every group, from nothing
+    invoke("make-negatives", catalog, "-o", tmp_path / "pairs-full.parquet", *TINY, "--cache-dir", full)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "pairs-lazy.parquet"), pd.read_parquet(tmp_path / "pairs-full.parquet"))
+
+    scores = {}
+    for name in ("lazy", "full"):
+        invoke("train", tmp_path / f"pairs-{name}.parquet", "-o", tmp_path / f"model-{name}", "--model", "fusion", *FAST_TRAIN)
+        invoke("score", catalog, "-m", tmp_path / f"model-{name}", "-o", tmp_path / f"scores-{name}.parquet", "--cache-dir", tmp_path / name)
+        scores[name] = pd.read_parquet(tmp_path / f"scores-{name}.parquet")
+    photo_shards = held(lazy, PHOTO_KIND)
+    added = [names for names in photo_shards if names == set(GROUPS[PHOTO_KIND][TOKENS])]
+    assert added and len(added) + len(held(full, PHOTO_KIND)) == len(photo_shards), photo_shards  # only the tokens were computed
+    assert any(names >= {"tokens", "mask"} and "pooled" not in names for names in held(lazy, TEXT_KIND))
+    np.testing.assert_allclose(scores["lazy"].mismatch_score.to_numpy(float), scores["full"].mismatch_score.to_numpy(float), atol=1e-4)
+    assert list(scores["lazy"].flagged) == list(scores["full"].flagged)
+
+
+def test_only_the_missing_group_is_computed(demo_catalog, tmp_path):
+    catalog = tmp_path / "catalog.parquet"
+    invoke("ingest", demo_catalog, "-o", catalog)
+    products = schema.ok_products(schema.read(catalog, "catalog"), catalog).iloc[:40]
+    store = FeatureStore(tmp_path / "cache", get_config("tiny-test"))
+    vectors = product_features(store, products)
+    assert "regions" not in vectors and "tokens" not in vectors
+    assert store.computed == {PHOTO_KIND: 40, TEXT_KIND: 40}
+    again = FeatureStore(tmp_path / "cache", get_config("tiny-test"))
+    both = product_features(again, products, tokens=True)
+    assert again.computed == {PHOTO_KIND: 40, TEXT_KIND: 40} and both["regions"].shape[0] == both["tokens"].shape[0] == 40
+    for name, values in vectors.items():
+        np.testing.assert_array_equal(both[name], values, err_msg=name)
+    assert FeatureStore(tmp_path / "cache", get_config("tiny-test")).load(PHOTO_KIND, list(products.image_sha256), (TOKENS,)).keys() == {"regions"}

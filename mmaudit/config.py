@@ -70,6 +70,7 @@ class TrainConfig:
     attribute_cols: list[str] = setting(["auto"], "columns whose values the photo should show: auto (the categorical ones), none, or names")
     attribute_epochs: int = setting(40, "epochs of the claim heads (attribute columns and words)")
     exchange_temperature: float = setting(2.0, "the exchange weighting is fitted on the claim heads read this much softer (1: as they are)")
+    title_slots: int = setting(16, "the most slots mined from the title (words that replace one another in otherwise equal titles), checked as attribute columns are (0: off)")
     text_words: int = setting(300, "per text column, its most frequent words tried as claims, kept where the photo predicts them (0: off)")
     leave_out_suspicious: float = setting(0.1, "the claim heads are trained again without this share of worst-fitting products (0: once)")
     max_text_tokens: int = setting(16, "tokens the fusion model reads: the whole-text token and the title's first ones")

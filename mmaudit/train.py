@@ -28,6 +28,7 @@ from .metrics import average_precision, fit_logistic
 from .models import store
 from .models.attributes import MEMBERS, AttributeHeads, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of, titles_also_state
 from .models.claims import Claims, ColumnClaims
+from .models.slots import coverage, slots_of, with_slots
 from .models.words import MEMBERS as WORD_MEMBERS, WordClaims, mine_vocabulary, predictable, reindexed, stated_words, word_labels
 from .devices import pick_device
 from .progress import bar, log
@@ -365,9 +366,12 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     verdicts = reviews.for_catalog(verdicts, products.product_id)
     catalog_path = Path(catalog_path or made_by.get("catalog", ""))
     attrs = attribute_columns(config.attribute_cols, products, catalog_path)
+    title_col = title_column(products, catalog_path)
+    slots = dict(list(slots_of(products, title_col).items())[:config.title_slots]) if config.title_slots > 0 else {}
+    products = with_slots(products, slots)
+    attrs += [name for name in slots if name not in attrs]
     photo_x = photo_inputs(feats)
     encoded = {a: encode_values(products[a]) for a in attrs}
-    title_col = title_column(products, catalog_path)
     also_stated = titles_also_state(products[title_col] if title_col else None, {a: codes for a, (codes, _) in encoded.items()},
                                     {a: classes for a, (_, classes) in encoded.items()})
     words = {}
@@ -375,8 +379,8 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
         vocabulary = mine_vocabulary(products[column], config.text_words)
         if vocabulary:
             words[column] = (vocabulary, stated_words(products[column], vocabulary))
-    log.info("attribute columns: %s; values named by %s count as claims too; words tried as claims: %s", attrs, title_col or "no column",
-             {c: len(v) for c, (v, _) in words.items()})
+    log.info("attribute columns: %s; slots of the title: %s; values named by %s count as claims too; words tried as claims: %s",
+             [a for a in attrs if a not in slots], list(slots), title_col or "no column", {c: len(v) for c, (v, _) in words.items()})
     device = pick_device(config.device)
     row = {pid: i for i, pid in enumerate(products.product_id)}
     folds = int(pairs.fold.max()) + 1
@@ -422,17 +426,18 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     attribute_accuracy = {a: float((log_probs[a].argmax(1) == codes)[codes >= 0].mean()) for a, (codes, _) in encoded.items()}
     metrics = {"folds": histories, "rounds": rounds, "out_of_fold_val_ap": average_precision(labels, val_logits),
                "stacked_val_ap": average_precision(labels, stacked), "fit_val_ap": result["fit_val_ap"], "attribute_accuracy_out_of_fold": attribute_accuracy,
-               "words": word_report, "pairs": int(len(pairs)),
+               "words": word_report, "slots_filled": coverage(products, list(slots)), "pairs": int(len(pairs)),
                "reviewed": {"wrong_photo": int(len(confirmed_wrong)), "ok": int(len(confirmed_ok)),
                             "matches_named": int((pairs.kind == "reviewed_match").sum())}, "train_seconds": time.perf_counter() - start}
     model_config = {"model": config.model, "backbone": settings["backbone"], "settings": settings,
                     "dims": dims, "folds": folds, "pairs_settings": made_by, "attribute_inputs": input_sizes(photo_x),
-                    "attributes": {a: classes for a, (_, classes) in encoded.items()}, "title_col": title_col,
+                    "attributes": {a: classes for a, (_, classes) in encoded.items()}, "title_col": title_col, "slots": slots,
                     "words": {c: vocabulary for c, (vocabulary, _) in job.words.items()}}
     path = store.save(Path(out), model_config, fold_models, heads, word_heads, product_fold, calibration, metrics)
     shutil.rmtree(checkpoints, ignore_errors=True)
     summary = pd.DataFrame([("model", config.model), ("folds", folds), ("pairs", len(pairs)),
-                            ("attribute columns", ", ".join(attrs) or "none"),
+                            ("attribute columns", ", ".join(a for a in attrs if a not in slots) or "none"),
+                            ("slots of the title", "; ".join(slots) or "none"),
                             ("words as claims", ", ".join(f"{c}: {len(v)}" for c, (v, _) in job.words.items()) or "none"),
                             ("out-of-fold validation AP (pair model)", f"{metrics['out_of_fold_val_ap']:.4f}"),
                             ("out-of-fold validation AP (with attributes)", f"{metrics['stacked_val_ap']:.4f}"),

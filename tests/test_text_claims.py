@@ -147,13 +147,14 @@ def titles_only(tmp_path_factory):
 
 
 def test_a_titles_only_catalog_ranks_its_swapped_photos_first_and_names_the_word(titles_only):
+    """The reason quotes the colour the title states: as a word ('title says "red"') or as its slot's value."""
     scores = pd.read_parquet(titles_only["work"] / "scores.parquet")
     ranked = scores.sort_values("mismatch_score", ascending=False).product_id.tolist()
     swapped = titles_only["swapped"]
     assert len(set(ranked[:len(swapped)]) & swapped) >= 0.75 * len(swapped)
     reasons = scores.set_index("product_id").contradiction.fillna("")
     colours = ("red", "blue", "green", "yellow", "purple", "orange", "black", "pink")
-    named = [p for p in swapped if any(f'title says "{c}"' in reasons[p] for c in colours)]
+    named = [p for p in swapped if any(f'title says "{c}"' in reasons[p] or f"text says {c}," in reasons[p] for c in colours)]
     assert len(named) >= 0.75 * len(swapped), reasons[list(swapped)].tolist()
 
 
@@ -163,3 +164,11 @@ def test_words_no_photo_shows_are_no_claims_and_one_text_column_suffices(titles_
     assert {"red", "blue", "black"} <= set(config["words"]["title"])
     assert not set(FILLER) & set(config["words"].get("description", []))  # the description's random words: no claims
     assert metrics["words"]["description"]["tried"] == len(FILLER)
+
+
+def test_the_titles_slots_are_checked_as_columns(titles_only):
+    config = json.loads((titles_only["work"] / "model" / "config.json").read_text())
+    slots = {name: set(slot["words"]) for name, slot in config["slots"].items()}
+    assert any({"red", "blue", "black"} <= words for words in slots.values()), slots
+    assert not any(set(FILLER) & words for words in slots.values())  # the description is not mined
+    assert set(config["attributes"]) == set(slots)  # no attribute column: the slots are its claims

@@ -9,13 +9,14 @@ import torch
 from . import store
 from .attributes import encode_values, out_of_fold_log_probs, photo_inputs, titles_also_state
 from .claims import Claims, ColumnClaims
+from .slots import with_slots
 from .words import WordClaims, stated_words
 from ..progress import log
 
 
 class Judge:
     """Out-of-fold mismatch logits m(text of i, photo of j) for catalog rows: the pair model's logit and the cost of each
-    claim the text makes (`Claims`: its attribute columns, the words of its text columns), weighed as `train` stacked
+    claim the text makes (`Claims`: its attribute columns and its title's slots, the words of its text columns), weighed as `train` stacked
     them: the exchange weighting (fitted on every kind of pair) tells a photo from its look-alikes', the fit weighting
     (positives vs random negatives) says whether a photo belongs to a text at all."""
 
@@ -27,6 +28,8 @@ class Judge:
         self.batch = batch
         cal = saved.calibration
         self.weighting = {"exchange": (np.array(cal["weights"]), float(cal["bias"])), "fit": (np.array(cal["fit_weights"]), float(cal["fit_bias"]))}
+        self.slots = saved.config.get("slots", {})
+        products = with_slots(products, self.slots)
         photo_x = photo_inputs(feats)
         self.claims = Claims([self.column_claims(saved, photo_x, products), *self.word_claims(saved, photo_x, products)])
 
@@ -87,7 +90,7 @@ class Judge:
     def contradictions(self, rows: np.ndarray, products: pd.DataFrame) -> list[str]:
         """For each row, the claim its own photo contradicts most, in words ("" when none does); a column's value is
         quoted as `products` (the rows this judge was built on) writes it, even one too rare for a class of its own."""
-        return self.claims.contradictions(rows, self.weighting["fit"][0][1:], products)
+        return self.claims.contradictions(rows, self.weighting["fit"][0][1:], with_slots(products, self.slots))
 
     @torch.no_grad()
     def pair_model_logits(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:

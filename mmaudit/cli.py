@@ -192,7 +192,7 @@ def score(
 
     mmaudit score products.csv: with no -m, the catalog's own model (trained on it once, in NAME-work/ beside the
     output, and reused). Writes scores.parquet: every catalog row and column plus mismatch_score, pair_score,
-    swap_gain, flagged, photo_fits, text_fits, contradiction, model. With a model trained elsewhere:
+    swap_gain, swap_with, flagged, photo_fits, text_fits, contradiction, model. With a model trained elsewhere:
     mmaudit score work/catalog.parquet -m last-month/model
     """
     from . import own_model, score as stage

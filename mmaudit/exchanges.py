@@ -114,7 +114,8 @@ def one_exchange_each(scored: pd.DataFrame, judged: np.ndarray | None = None, kn
     judged one gets its exchange as evidence.
 
     Returns per row: swap_partner (row, -1 for none), swap_gain (of the exchange with that partner), swap_logit (its
-    text with the partner's photo) and counted_gain (the gain that counts as evidence)."""
+    text with the partner's photo), counted_gain (the gain that counts as evidence) and counted_partner (the row of the
+    exchange that gain is of, -1 for none: the partner, unless that one is in another exchange)."""
     n = len(scored)
     judged = np.zeros(n, dtype=bool) if judged is None else judged
     first = np.repeat(scored.row.to_numpy(), scored.exchange_rows.map(len).to_numpy())
@@ -122,6 +123,7 @@ def one_exchange_each(scored: pd.DataFrame, judged: np.ndarray | None = None, kn
     second, gains = flat("exchange_rows", np.int64), flat("exchange_gains", np.float64)
     logits, back = flat("exchange_logits", np.float64), flat("exchange_back_logits", np.float64)
     partner, gain, logit, counted = np.full(n, -1), np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    counted_partner = np.full(n, -1)
     for (i, j), (g, i_logit, j_logit) in (known or {}).items():
         if partner[i] < 0 and partner[j] < 0 and i != j:
             partner[i], partner[j], gain[i], gain[j], logit[i], logit[j] = j, i, g, g, i_logit, j_logit
@@ -132,7 +134,7 @@ def one_exchange_each(scored: pd.DataFrame, judged: np.ndarray | None = None, kn
         if partner[i] < 0 and partner[j] < 0 and i != j:
             partner[i], partner[j], gain[i], gain[j], logit[i], logit[j] = j, i, gains[e], gains[e], logits[e], back[e]
     matched = partner >= 0
-    counted[matched] = gain[matched]
+    counted[matched], counted_partner[matched] = gain[matched], partner[matched]
     for e in by_gain:  # everyone else, from its own candidates in order of gain
         i, j = first[e], second[e]
         if matched[i] or i == j or judged[j]:
@@ -140,8 +142,9 @@ def one_exchange_each(scored: pd.DataFrame, judged: np.ndarray | None = None, kn
         if partner[i] < 0:  # its best partner: the suggested fix (docs/decisions/2026-11-30-exchange-gain-and-matching.md)
             partner[i], logit[i], gain[i] = j, logits[e], gains[e]
         if np.isnan(counted[i]) and not matched[j]:  # its evidence: the best exchange with a product in none
-            counted[i] = gains[e]
-    return pd.DataFrame({"swap_partner": partner, "swap_gain": gain, "swap_logit": logit, "counted_gain": counted})
+            counted[i], counted_partner[i] = gains[e], j
+    return pd.DataFrame({"swap_partner": partner, "swap_gain": gain, "swap_logit": logit, "counted_gain": counted,
+                         "counted_partner": counted_partner})
 
 
 def exchange_gain(i_now: np.ndarray, j_now: np.ndarray, i_after: np.ndarray, j_after: np.ndarray) -> np.ndarray:

@@ -50,7 +50,8 @@ SCORES = pa.schema([
     ("status", pa.string()),
     ("mismatch_score", pa.float64()),
     ("pair_score", pa.float64()),
-    ("swap_gain", pa.float64()),
+    ("swap_gain", pa.float64()),  # the exchange gain counted in mismatch_score
+    ("swap_with", pa.string()),  # the product that exchange is with
     ("flagged", pa.bool_()),
     ("photo_fits", pa.string()),
     ("photo_fits_score", pa.float64()),

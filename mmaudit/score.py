@@ -143,7 +143,8 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     photo_fits = np.where(scored.swap_partner >= 0, ids[scored.swap_partner.clip(0)], None)
     result = pd.DataFrame({
         "row_number": products.row_number.to_numpy()[scored.row], "mismatch_score": mismatch, "pair_score": sigmoid(pair_logit),
-        "swap_gain": scored.swap_gain, "photo_fits": np.where(named != "", named, photo_fits),
+        "swap_gain": scored.counted_gain, "swap_with": np.where(scored.counted_partner >= 0, ids[scored.counted_partner.clip(0)], None),
+        "photo_fits": np.where(named != "", named, photo_fits),
         "photo_fits_score": np.where(named != "", np.nan, 1 - sigmoid(scored.swap_logit)),
         "text_fits": np.where(scored.text_fits_row >= 0, ids[scored.text_fits_row.clip(0)], None),
         "text_fits_score": 1 - sigmoid(scored.text_fits_logit),

@@ -32,10 +32,12 @@ def test_a_swapped_pair_does_not_lend_its_gain_to_a_neighbour():
                                         f: [(b, 2.0), (g, -0.5)]}, 8))
     assert list(result.swap_partner[[a, b]]) == [b, a] and list(result.counted_gain[[a, b]]) == [5.0, 5.0]
     assert result.swap_partner[c] == d and result.counted_gain[c] == 1.0  # not the 4 it would borrow from 1
+    assert list(result.counted_partner[[a, b, c]]) == [b, a, d]
     assert result.swap_partner[e] == a and np.isnan(result.counted_gain[e])  # suggested, but no evidence: 0 is taken
     assert result.swap_gain[e] == 3.0  # the gain shown is that of the exchange suggested
     # left out, 6 is still told whose photo fits it best (1's), but its evidence is its best exchange with a product in none
     assert result.swap_partner[f] == b and result.swap_gain[f] == 2.0 and result.counted_gain[f] == -0.5
+    assert result.counted_partner[f] == g and result.counted_partner[e] == -1  # f's evidence: its exchange with 7
     assert result.swap_partner[lonely] == -1 and np.isnan(result.counted_gain[lonely])
     # each side of an accepted exchange gets its own text's logit with the other's photo
     assert result.swap_logit[a] == -5.0 and result.swap_logit[b] == -10.0

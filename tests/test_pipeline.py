@@ -20,7 +20,8 @@ from mmaudit.cli import app
 from mmaudit.feature_keys import PHOTO_KIND
 from mmaudit.features import FeatureStore, open_store, product_features
 from mmaudit.backbones import get_config, load as load_backbone
-from mmaudit.metrics import average_precision
+from mmaudit.flag_threshold import combine
+from mmaudit.metrics import average_precision, sigmoid
 from mmaudit.models import store
 
 from .conftest import TINY, invoke
@@ -119,6 +120,18 @@ def test_trained_model_ranks_swapped_products_first(pipeline):
     ap = average_precision(labels, merged.mismatch_score.to_numpy())
     assert ap > 4 * labels.mean(), ap  # a model that learned nothing scores near the base rate
     assert merged.flagged.dtype == bool and merged.model.iloc[0] == "zeroshot@tiny-test"
+
+
+def test_the_exported_gain_is_the_one_the_score_counts(pipeline):
+    """mismatch_score is the calibrated combination of pair_score and swap_gain as exported: the report's "exchanging
+    photos with swap_with" names what raised the score."""
+    scores = pd.read_parquet(pipeline["scores"]).query("status == 'ok' and pair_score > 0 and pair_score < 1")
+    cal = meta(pipeline["scores"])["calibration"]
+    pair_logit = np.log(scores.pair_score.to_numpy()) - np.log1p(-scores.pair_score.to_numpy())
+    combined = combine(pair_logit, scores.swap_gain.to_numpy(), cal["signal_scales"])
+    np.testing.assert_allclose(sigmoid(cal["a"] * combined + cal["b"]), scores.mismatch_score, rtol=1e-6)
+    counted = scores.swap_gain.notna()
+    assert counted.any() and scores.swap_with[counted].notna().all() and scores.swap_with[~counted].isna().all()
 
 
 def test_every_row_comes_out_and_broken_ones_keep_their_status(pipeline, tmp_path):

@@ -47,8 +47,8 @@ def _why(row: pd.Series, checks: list[str]) -> list[str]:
         reasons.append(f"the photo contradicts the text: {row['contradiction']}")
     if pd.notna(row.get("pair_score")):
         reasons.append(f"photo and text disagree: pair score {row['pair_score']:.3f}")
-    if pd.notna(row.get("swap_gain")) and row["swap_gain"] > 0 and row.get("photo_fits"):
-        reasons.append(f"exchanging photos with {row['photo_fits']} makes both fit better (gain {row['swap_gain']:.2f})")
+    if pd.notna(row.get("swap_gain")) and row["swap_gain"] > 0 and row.get("swap_with"):
+        reasons.append(f"exchanging photos with {row['swap_with']} makes both fit better (gain {row['swap_gain']:.2f})")
     if row.get("text_fits") and pd.notna(row.get("text_fits_score")):
         reasons.append(f"this photo best fits the text of {row['text_fits']} ({row['text_fits_score']:.2f})")
     reasons += [f"check: {c}" for c in checks if row.get(f"is_{c}_issue")]

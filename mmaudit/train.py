@@ -28,7 +28,7 @@ from .metrics import average_precision, fit_logistic
 from .models import store
 from .models.attributes import MEMBERS, AttributeHeads, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of, titles_also_state
 from .models.claims import Claims, ColumnClaims
-from .models.slots import coverage, slots_of, with_slots
+from .models.slots import coverage, repeating_columns, slots_of, with_slots
 from .models.words import MEMBERS as WORD_MEMBERS, WordClaims, mine_vocabulary, predictable, reindexed, stated_words, word_labels
 from .devices import pick_device
 from .progress import bar, log
@@ -368,6 +368,10 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     attrs = attribute_columns(config.attribute_cols, products, catalog_path)
     title_col = title_column(products, catalog_path)
     slots = dict(list(slots_of(products, title_col).items())[:config.title_slots]) if config.title_slots > 0 else {}
+    repeats = repeating_columns(products, slots, attrs)
+    if repeats:
+        log.info("slots of the title left out, their column holds the same values: %s", repeats)
+    slots = {name: slot for name, slot in slots.items() if name not in repeats}
     products = with_slots(products, slots)
     attrs += [name for name in slots if name not in attrs]
     photo_x = photo_inputs(feats)

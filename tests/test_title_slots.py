@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from mmaudit.models.slots import mine_slots, slot_name, slot_values, with_slots
+from mmaudit.models.slots import mine_slots, repeating_columns, slot_name, slot_values, with_slots
 
 # an invented language, so that nothing can come from a word list
 BRANDS = ["zorba", "quelt", "miravo", "tenku", "olbar"]
@@ -49,3 +49,15 @@ def test_a_title_s_value_is_its_slot_words_in_order():
     products = pd.DataFrame({"title": ["Navy Blue Shoes", "Red Cap"]})
     assert with_slots(products, {name: {"column": "title", "words": words}})[name].tolist() == ["navy blue", ""]
     assert with_slots(products.drop(columns="title"), {name: {"column": "title", "words": words}})[name].tolist() == ["", ""]
+
+
+def test_a_slot_that_repeats_an_attribute_column_is_left_out():
+    words = ["black", "blue", "navy", "white"]
+    products = pd.DataFrame({"title": ["Navy Blue Shoes", "White Tee", "Black Cap", "Blue Bag", "Plain Mug"],
+                             "colour": ["Navy Blue", "White", "Black", "Green", ""],  # one disagreement in four: 75%
+                             "kind": ["Shoes", "Tee", "Cap", "Bag", "Mug"]})
+    slot = {slot_name("title", words): {"column": "title", "words": words}}
+    assert repeating_columns(products, slot, ["kind"]) == {}
+    assert repeating_columns(products, slot, ["kind", "colour"]) == {}  # below SAME_AS_COLUMN
+    products.loc[3, "colour"] = "blue"
+    assert repeating_columns(products, slot, ["kind", "colour"]) == {slot_name("title", words): "colour"}

@@ -31,6 +31,8 @@ MAX_FILLERS = 30  # a context filled by more words than this is a free-text posi
 MAX_TOGETHER = 0.05  # two words that replace one another are in one title at most this share of the rarer one's titles
 MIN_SLOT_WORDS = 3  # a group of fewer words is a pair of spellings more often than an attribute
 NAMED_BY = 3  # a slot is named by its most frequent words
+SAME_AS_COLUMN = 0.8  # a slot whose value is an attribute column's own (as the title writes it) in this share of the
+# products that fill both repeats that column: it is left out, so the claim is not counted twice
 
 
 def mine_slots(titles: pd.Series, seed: int = 0) -> list[list[str]]:
@@ -93,6 +95,21 @@ def with_slots(products: pd.DataFrame, slots: dict[str, dict]) -> pd.DataFrame:
 def slots_of(products: pd.DataFrame, column: str) -> dict[str, dict]:
     """The slots mined from a text column of `products`, by name (`slot_name`)."""
     return {slot_name(column, words): {"column": column, "words": words} for words in mine_slots(products[column])} if column else {}
+
+
+def repeating_columns(products: pd.DataFrame, slots: dict[str, dict], columns: list[str]) -> dict[str, str]:
+    """Slot name -> the attribute column it repeats (its value is the column's, any case, in `SAME_AS_COLUMN` of the
+    products that fill both): a catalog with a colour column and colours in its titles checks the colour once."""
+    repeats = {}
+    for name, slot in slots.items():
+        values = products[name] if name in products.columns else slot_values(products[slot["column"]], slot["words"])
+        for column in columns:
+            stated = products[column].astype(str).str.strip().str.casefold()
+            both = (values != "") & (stated != "") & (stated != "nan")
+            if both.any() and (values[both] == stated[both]).mean() >= SAME_AS_COLUMN:
+                repeats[name] = column
+                break
+    return repeats
 
 
 def coverage(products: pd.DataFrame, names: list[str]) -> dict[str, float]:

@@ -24,11 +24,10 @@ sys.path.insert(0, str(ROOT))
 from mmaudit import schema  # noqa: E402
 from mmaudit.devices import pick_device  # noqa: E402
 from mmaudit.features import dims_of, open_store, product_features  # noqa: E402
-from mmaudit.models import store  # noqa: E402
 from mmaudit.models.attributes import AttributeHeads, encode_values, input_sizes, photo_inputs  # noqa: E402
 from mmaudit.exchanges import candidates, one_exchange_each, score_chunk  # noqa: E402
 from mmaudit.flag_threshold import combine, robust_scales  # noqa: E402
-from mmaudit.models.judge import Judge  # noqa: E402
+from mmaudit.models.judge import CatalogJudge, Judge  # noqa: E402
 from mmaudit.score import CHUNK  # noqa: E402
 
 
@@ -39,7 +38,7 @@ def recall_at_half(score: np.ndarray, truth: np.ndarray) -> float:
     return float(hits[precise.max()] / truth.sum()) if len(precise) else 0.0
 
 
-def evaluate(judge: Judge, feats: dict, truth: np.ndarray) -> tuple[float, float]:
+def evaluate(judge: CatalogJudge, feats: dict, truth: np.ndarray) -> tuple[float, float]:
     rows = np.arange(len(truth))
     own_columns = judge.columns(rows, rows)
     own, fit = judge.weigh(own_columns), judge.weigh(own_columns, "fit")
@@ -58,19 +57,19 @@ def main() -> None:
     work = a.case / "w"
     catalog = schema.read(work / "catalog.parquet", "catalog")
     products = schema.ok_products(catalog, work / "catalog.parquet")
-    saved = store.load(work / a.model)
+    saved = Judge.load(work / a.model)
     feats = product_features(open_store(work / "catalog.parquet", saved.config["backbone"], a.cache_dir), products)
     truth_table = pd.read_csv(a.case / "truth.csv", dtype=str, keep_default_na=False).set_index("product_id")
     truth = (truth_table.loc[products.product_id].swapped.to_numpy() == "1").astype(int)
-    judge = Judge(saved, feats, products, pick_device("cpu"), 512)
+    judge = saved.on(feats, products, pick_device("cpu"), 512)
     print("| attribute heads | pair score alone R@P0.5 | full score R@P0.5 |\n|---|---|---|")
     print("| out of fold (shipped) | %.3f | %.3f |" % evaluate(judge, feats, truth), flush=True)
     x = photo_inputs(feats)
-    classes = saved.config["attributes"]
+    classes = saved.sources[0].classes
     codes = {name: encode_values(products[name], values)[0] for name, values in classes.items()}
     torch.manual_seed(0)
     heads = AttributeHeads(input_sizes(x), {name: len(v) for name, v in classes.items()}, dims_of(feats))
-    judge.log_probs = heads.fit(x, codes, 40, 0).log_probs(x)
+    judge.claims.parts[0].log_probs = heads.fit(x, codes, 40, 0).log_probs(x)
     print("| in fold (trained on every product) | %.3f | %.3f |" % evaluate(judge, feats, truth), flush=True)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import robust_scale
-from .models.judge import Judge
+from .models.judge import CatalogJudge
 from .neighbours import build_index, search
 
 
@@ -39,11 +39,11 @@ EXCHANGES = 8  # best candidate exchanges kept per product for the catalog-wide 
 MISFIT_Z = 2.0  # a product whose own fit is this many spreads worse than the catalog's median may have a partner anywhere
 
 
-def far_candidates(judge: Judge, own: np.ndarray, fit: np.ndarray, count: int) -> np.ndarray:
+def far_candidates(judge: CatalogJudge, own: np.ndarray, fit: np.ndarray, count: int) -> np.ndarray:
     """[rows, count] exchange partners from anywhere in the catalog (-1 pads): an unrelated product's photo is neither a
     look-alike nor a text neighbour's, so `candidates` rarely holds it. Only products whose own photo misfits (fit more than `MISFIT_Z`
     spreads above the median) are searched, among each other, for the exchanges the claims like best (attribute
-    columns and the words of the text; `Judge.exchange_vectors`, one FAISS inner-product search). A partner found is kept only when, exchanged, both
+    columns and the words of the text; `CatalogJudge.exchange_vectors`, one FAISS inner-product search). A partner found is kept only when, exchanged, both
     products fit at least as well as the catalog's median product fits its own photo: the best of thousands of
     exchanges is otherwise often a chance one (docs/decisions/2026-11-30-far-candidates.md)."""
     out = np.full((len(own), count), -1, dtype=np.int64)
@@ -73,7 +73,7 @@ def with_more_candidates(cands: np.ndarray, more: np.ndarray) -> np.ndarray:
     return np.concatenate([cands, np.where(repeated, -1, more)], 1)
 
 
-def score_chunk(judge: Judge, rows: np.ndarray, cands: np.ndarray, own: np.ndarray) -> pd.DataFrame:
+def score_chunk(judge: CatalogJudge, rows: np.ndarray, cands: np.ndarray, own: np.ndarray) -> pd.DataFrame:
     """Per row of the chunk: its best candidate exchanges (partner rows, gains, the logit of
     its text with the partner's photo and of the partner's text with its photo), and the product whose text
     its photo fits best."""

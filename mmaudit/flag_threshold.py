@@ -11,10 +11,10 @@ import numpy as np
 
 from .exchanges import exchange_gain
 from .metrics import fit_logistic, mismatch_shares, robust_scale, sigmoid, threshold_for_precision
-from .models.judge import Judge
+from .models.judge import CatalogJudge
 
 
-def simulate_swaps(judge: Judge, cands: np.ndarray, own: np.ndarray, photo_candidates: int, count: int,
+def simulate_swaps(judge: CatalogJudge, cands: np.ndarray, own: np.ndarray, photo_candidates: int, count: int,
                    seed: int = 0, far: bool = False) -> np.ndarray:
     """[fit logit, gain] of products whose photos we exchange on purpose with a similar product's (one of its
     `photo_candidates` photo look-alikes) or, `far`, with any other product's.

@@ -24,15 +24,14 @@ from .features import open_store, product_features
 from .files import write_table
 from .flag_threshold import calibrate, combine, robust_scales, simulate_swaps
 from .metrics import sigmoid
-from .models import store
-from .models.judge import Judge
+from .models.judge import CatalogJudge, Judge
 from .progress import bar, log
 
 CHUNK = 1024  # products per resumable unit of work
 CHUNK_FORMAT = 4  # what a finished chunk holds; raised when `score_chunk` changes, so an interrupted run's chunks are not reused
 
 
-def settled_exchanges(judge: Judge, verdicts: pd.DataFrame, products: pd.DataFrame, own: np.ndarray) -> tuple[np.ndarray, dict]:
+def settled_exchanges(judge: CatalogJudge, verdicts: pd.DataFrame, products: pd.DataFrame, own: np.ndarray) -> tuple[np.ndarray, dict]:
     """What the reviewers settled for the catalog-wide matching: per row, whether a reviewer judged the product, and the
     exchanges they named (a wrong photo and the product it belongs to): (row, row) -> (gain, logit of each text with
     the other's photo)."""
@@ -77,7 +76,7 @@ def score_on_ray(engine: EngineConfig, job: dict, starts: list[int]) -> Iterator
             yield int(start), part.reset_index(drop=True)
 
 
-def _score_all(judge: Judge, cands: np.ndarray, own: np.ndarray, parts: Path, engine: EngineConfig, device: str) -> pd.DataFrame:
+def _score_all(judge: CatalogJudge, cands: np.ndarray, own: np.ndarray, parts: Path, engine: EngineConfig, device: str) -> pd.DataFrame:
     """Score in chunks, each written to `parts` as it finishes; chunks already there (an interrupted run) are
     reused. The chunks are computed here, or on the Ray cluster by copies of this judge (on `device`, or a
     GPU an actor was given)."""
@@ -107,13 +106,13 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     review files whose verdicts the products keep and the flag threshold is checked against (`reviews`)."""
     config, engine = config or ScoreConfig(), engine or EngineConfig()
     catalog = schema.read(catalog_path, "catalog")
-    saved = store.load(model_path)
+    fitted = Judge.load(model_path)
     products = schema.ok_products(catalog, catalog_path)
     verdicts = reviews.for_catalog(reviews.read_verdicts(list(reviewed)), products.product_id)
-    feats = product_features(open_store(catalog_path, saved.config["backbone"], cache_dir, engine), products,
-                             tokens=models.reads_tokens(saved.config["model"]))
+    feats = product_features(open_store(catalog_path, fitted.config["backbone"], cache_dir, engine), products,
+                             tokens=models.reads_tokens(fitted.config["model"]))
     ids = products.product_id.to_numpy()
-    judge = Judge(saved, feats, products, pick_device(config.device), config.batch_size)
+    judge = fitted.on(feats, products, pick_device(config.device), config.batch_size)
     rows = np.arange(len(ids))
     own_columns = judge.columns(rows, rows)
     own_exchange, own_fit = judge.weigh(own_columns), judge.weigh(own_columns, "fit")  # each product with its own photo
@@ -123,7 +122,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     scored = _score_all(judge, partners, own_exchange, parts, engine, config.device)
     scored = pd.concat([scored, one_exchange_each(scored, *settled_exchanges(judge, verdicts, products, own_exchange))], axis=1)
 
-    pair_cal = saved.calibration
+    pair_cal = fitted.calibration()
     pair_logit = own_fit[scored.row]
     scales = robust_scales(pair_logit, scored.counted_gain.to_numpy())
     observed = combine(pair_logit, scored.counted_gain.to_numpy(), scales)
@@ -148,13 +147,13 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
         "photo_fits_score": np.where(named != "", np.nan, 1 - sigmoid(scored.swap_logit)),
         "text_fits": np.where(scored.text_fits_row >= 0, ids[scored.text_fits_row.clip(0)], None),
         "text_fits_score": 1 - sigmoid(scored.text_fits_logit),
-        "contradiction": judge.contradictions(scored.row.to_numpy(), products), "verdict": verdict,
+        "contradiction": judge.contradictions(scored.row.to_numpy()), "verdict": verdict,
     })
     result["flagged"] = ((result.mismatch_score >= threshold) & (verdict != reviews.OK)) | (verdict == reviews.WRONG)
     table = catalog.merge(result, on="row_number", how="left")  # by row: a duplicate id keeps its own status
     table["flagged"] = table.flagged.fillna(False).astype(bool)
     table["verdict"] = table.verdict.fillna("")
-    table["model"] = saved.name
+    table["model"] = fitted.name
     settings = {**as_dict(config), "threshold_used": threshold, "model_dir": str(Path(model_path).resolve()),
                 "catalog": str(Path(catalog_path).resolve()), "calibration": cal, "pair_calibration": pair_cal}
     write_table(schema.to_table(table, "scores", settings), out)
@@ -162,7 +161,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     log.info("scored %d products, %d flagged", len(result), int(result.flagged.sum()))
     summary = pd.DataFrame([("products", len(catalog)), ("scored", len(result)), ("flagged", int(result.flagged.sum())),
                             ("estimated share of mismatches", f"{cal['estimated_mismatch_share']:.1%}"),
-                            ("threshold", f"{threshold:.4f}"), ("model", saved.name)]
+                            ("threshold", f"{threshold:.4f}"), ("model", fitted.name)]
                            + ([("reviewed (wrong photo / ok)", f"{(verdict == reviews.WRONG).sum()} / {(verdict == reviews.OK).sum()}")]
                               if len(verdicts) else []), columns=["what", "value"])
     return Path(out), summary

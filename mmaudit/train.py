@@ -25,11 +25,12 @@ from .errors import MMAuditError
 from .files import atomic_path
 from .features import dims_of, open_store, product_features
 from .metrics import average_precision, fit_logistic
-from .models import store
-from .models.attributes import MEMBERS, AttributeHeads, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of, titles_also_state
-from .models.claims import Claims, ColumnClaims
+from .models.judge import Judge, Weighting
+from .models.attributes import MEMBERS, AttributeHeads, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of
+from .models.claims import Claims
+from .models.columns import ColumnSource
 from .models.slots import coverage, repeating_columns, slots_of, with_slots
-from .models.words import MEMBERS as WORD_MEMBERS, WordClaims, mine_vocabulary, predictable, reindexed, stated_words, word_labels
+from .models.words import MEMBERS as WORD_MEMBERS, WordSource, mine_vocabulary, predictable, reindexed, stated_words, word_labels
 from .devices import pick_device
 from .progress import bar, log
 
@@ -239,14 +240,14 @@ def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, l
 
 
 class HeadsJob:
-    """The claim heads of one training: attribute columns (`encoded`: per column its codes and classes) and the words of
-    the text columns (`words`: per column its vocabulary and each product's stated words), fitted per fold and read out
-    of fold as `Claims`."""
+    """The claim heads of one training on `products`: attribute columns and slots (`encoded`: per column its codes and
+    classes; `slots`: the title's, `slots.with_slots`, already among `products`' columns) and the words of the text
+    columns (`words`: per column its vocabulary and each product's stated words), fitted per fold and made claim sources."""
 
-    def __init__(self, config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, product_folds: np.ndarray, encoded: dict,
-                 also_stated: dict[str, np.ndarray], words: dict[str, tuple[list[str], np.ndarray]]):
-        self.config, self.photo_x, self.dims, self.folds = config, photo_x, dims, product_folds
-        self.encoded, self.also_stated, self.words = encoded, also_stated, words
+    def __init__(self, config: TrainConfig, products: pd.DataFrame, photo_x: dict[str, np.ndarray], dims: dict, product_folds: np.ndarray,
+                 encoded: dict, title_col: str, slots: dict[str, dict], words: dict[str, tuple[list[str], np.ndarray]]):
+        self.config, self.products, self.photo_x, self.dims, self.folds = config, products, photo_x, dims, product_folds
+        self.encoded, self.title_col, self.slots, self.words = encoded, title_col, slots, words
 
     def fit(self, left_out: np.ndarray) -> tuple[list[AttributeHeads], list[AttributeHeads]]:
         """Attribute heads and word heads per fold, trained without `left_out`."""
@@ -274,11 +275,14 @@ class HeadsJob:
         log.info("words as claims, kept where the photo predicts them: %s", report)
         return report
 
-    def claims(self, heads: list[AttributeHeads], word_heads: list[AttributeHeads]) -> Claims:
-        columns = ColumnClaims({a: classes for a, (_, classes) in self.encoded.items()}, {a: codes for a, (codes, _) in self.encoded.items()},
-                               out_of_fold_log_probs(heads, self.folds, self.photo_x), self.also_stated)
-        word_log_probs = out_of_fold_log_probs(word_heads, self.folds, self.photo_x) if self.words else {}
-        return Claims([columns] + [WordClaims(c, vocabulary, stated, word_log_probs[c]) for c, (vocabulary, stated) in self.words.items()])
+    def sources(self, heads: list[AttributeHeads], word_heads: list[AttributeHeads]) -> list:
+        """The claim sources these heads make (`claims.SOURCES`, in their order)."""
+        return [ColumnSource({a: classes for a, (_, classes) in self.encoded.items()}, self.title_col, self.slots, heads),
+                WordSource({c: vocabulary for c, (vocabulary, _) in self.words.items()}, word_heads)]
+
+    def claims(self, sources: list) -> Claims:
+        """The sources' claims on the training catalog's products, each photo read out of fold."""
+        return Claims([part for source in sources for part in source.on(self.products, self.photo_x, self.folds)])
 
 
 STACKED_PAIRS = 200_000  # the weightings are fitted on at most this many pairs (a seeded sample beyond): each pair has
@@ -376,8 +380,6 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     attrs += [name for name in slots if name not in attrs]
     photo_x = photo_inputs(feats)
     encoded = {a: encode_values(products[a]) for a in attrs}
-    also_stated = titles_also_state(products[title_col] if title_col else None, {a: codes for a, (codes, _) in encoded.items()},
-                                    {a: classes for a, (_, classes) in encoded.items()})
     words = {}
     for column in text_columns(products, catalog_path) if config.text_words > 0 else []:
         vocabulary = mine_vocabulary(products[column], config.text_words)
@@ -408,11 +410,12 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
         fit_pairs = labels == 1
     folds_of = product_fold.fold.to_numpy()
     fold_models, histories, val_logits = fit_pair_models(config, settings, dims, feats, pairs, rows, folds_of, device, checkpoints)
-    job = HeadsJob(config, photo_x, dims, folds_of, encoded, also_stated, words)
+    job = HeadsJob(config, products, photo_x, dims, folds_of, encoded, title_col, slots, words)
     heads, word_heads = job.fit(confirmed_wrong)
     word_report = job.keep_predictable_words(word_heads) if words else {}
     word_heads = word_heads if job.words else []
-    claims = job.claims(heads, word_heads)
+    sources = job.sources(heads, word_heads)
+    claims = job.claims(sources)
     result = stack_round(claims, val_logits, rows, fit_pairs, config.exchange_temperature)
     rounds = [{"left_out": int(len(confirmed_wrong)), "stacked_val_ap": average_precision(labels, result["stacked"])}]
     if config.leave_out_suspicious > 0 and claims.names:  # robustness: the catalog's likeliest errors do not teach the heads again
@@ -420,24 +423,23 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
                                            confirmed_ok), confirmed_wrong)
         log.info("claim heads: leaving out the %d most suspicious products and training again", len(left_out))
         heads, word_heads = job.fit(left_out)
-        claims = job.claims(heads, word_heads)
+        sources = job.sources(heads, word_heads if job.words else [])
+        claims = job.claims(sources)
         result = stack_round(claims, val_logits, rows, fit_pairs, config.exchange_temperature)
         rounds.append({"left_out": int(len(left_out)), "stacked_val_ap": average_precision(labels, result["stacked"])})
-    stacked, weights, bias = result["stacked"], result["weights"], result["bias"]
-    calibration = {"method": "stacked", "columns": ["pair_model", *claims.names], "attribute_columns": attrs, "word_columns": list(job.words),
-                   "weights": weights.tolist(), "bias": bias, "fit_weights": result["fit_weights"].tolist(), "fit_bias": result["fit_bias"]}
-    log_probs = claims.sources[0].log_probs if encoded else {}
+    stacked = result["stacked"]
+    log_probs = claims.parts[0].log_probs if encoded else {}
     attribute_accuracy = {a: float((log_probs[a].argmax(1) == codes)[codes >= 0].mean()) for a, (codes, _) in encoded.items()}
     metrics = {"folds": histories, "rounds": rounds, "out_of_fold_val_ap": average_precision(labels, val_logits),
                "stacked_val_ap": average_precision(labels, stacked), "fit_val_ap": result["fit_val_ap"], "attribute_accuracy_out_of_fold": attribute_accuracy,
                "words": word_report, "slots_filled": coverage(products, list(slots)), "pairs": int(len(pairs)),
                "reviewed": {"wrong_photo": int(len(confirmed_wrong)), "ok": int(len(confirmed_ok)),
                             "matches_named": int((pairs.kind == "reviewed_match").sum())}, "train_seconds": time.perf_counter() - start}
-    model_config = {"model": config.model, "backbone": settings["backbone"], "settings": settings,
-                    "dims": dims, "folds": folds, "pairs_settings": made_by, "attribute_inputs": input_sizes(photo_x),
-                    "attributes": {a: classes for a, (_, classes) in encoded.items()}, "title_col": title_col, "slots": slots,
-                    "words": {c: vocabulary for c, (vocabulary, _) in job.words.items()}}
-    path = store.save(Path(out), model_config, fold_models, heads, word_heads, product_fold, calibration, metrics)
+    model_config = {"model": config.model, "backbone": settings["backbone"], "settings": settings, "dims": dims, "folds": folds,
+                    "pairs_settings": made_by, "attribute_inputs": input_sizes(photo_x)}
+    judge = Judge(model_config, fold_models, sources, Weighting(result["weights"], result["bias"]),
+                  Weighting(result["fit_weights"], result["fit_bias"]), dict(zip(product_fold.product_id, product_fold.fold)))
+    path = judge.save(Path(out), metrics)
     shutil.rmtree(checkpoints, ignore_errors=True)
     summary = pd.DataFrame([("model", config.model), ("folds", folds), ("pairs", len(pairs)),
                             ("attribute columns", ", ".join(a for a in attrs if a not in slots) or "none"),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mmaudit.models.claims import Claims, ColumnClaims
+from mmaudit.models.claims import Claims
+from mmaudit.models.columns import ColumnClaims
 from mmaudit.exchanges import exchange_gain, far_candidates, one_exchange_each, with_more_candidates
 from mmaudit.flag_threshold import robust_scales
-from mmaudit.models.judge import Judge
+from mmaudit.models.judge import CatalogJudge, Weighting
 
 
 def _scored(edges: dict[int, list[tuple[int, float]]], n: int) -> pd.DataFrame:
@@ -81,18 +82,18 @@ def test_a_skewed_signal_is_scaled_by_both_sides_of_its_centre():
     assert gain_spread > 0.4
 
 
-def _judge(log_probs: dict[str, np.ndarray], codes: dict[str, np.ndarray], weights: list[float]) -> Judge:
+def _judge(log_probs: dict[str, np.ndarray], codes: dict[str, np.ndarray], weights: list[float]) -> CatalogJudge:
     """A judge of given out-of-fold log-probabilities and stated values, with a pair model that says nothing."""
-    judge = object.__new__(Judge)
+    judge = object.__new__(CatalogJudge)
     classes = {name: [f"value {k}" for k in range(p.shape[1])] for name, p in log_probs.items()}
     judge.claims = Claims([ColumnClaims(classes, codes, log_probs, {})])  # no title names another value
     judge.fold = np.full(len(next(iter(codes.values()))), -1)
-    judge.weighting = {kind: (np.array([1.0, *weights]), -1.0) for kind in ("exchange", "fit")}
+    judge.weighting = {kind: Weighting(np.array([1.0, *weights]), -1.0) for kind in ("exchange", "fit")}
     judge.pair_model_logits = lambda text_rows, photo_rows: np.zeros(len(text_rows))
     return judge
 
 
-def _catalog(shows: dict[str, np.ndarray], states: dict[str, np.ndarray], clear: list[int] = ()) -> Judge:
+def _catalog(shows: dict[str, np.ndarray], states: dict[str, np.ndarray], clear: list[int] = ()) -> CatalogJudge:
     """Photos read right with 80-95% confidence (98% for the `clear` ones); `shows` what each photo shows, `states`
     what each text says."""
     rng = np.random.default_rng(0)

@@ -67,9 +67,9 @@ def test_fine_tune_the_hub_matching_head_end_to_end(hub_config, pipeline, tmp_pa
     assert len(frame) == len(pd.read_parquet(pipeline["catalog"])) and frame.mismatch_score.notna().all()
     assert frame.model.iloc[0].startswith("itm@")
     before = HubMatchingModel({"backbone": str(hub_config)}, {}).state_dict()
-    from mmaudit.models import store
+    from mmaudit.models.judge import Judge
 
-    after = store.load(model).fold_models[0].state_dict()
+    after = Judge.load(model).pair_models[0].state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before), "training changed no weight"
 
 
@@ -78,9 +78,9 @@ def test_zeroshot_uses_a_shared_space_where_the_backbone_has_one(pipeline, tmp_p
     pairs, model = tmp_path / "pairs.parquet", tmp_path / "model"
     invoke("make-negatives", pipeline["catalog"], "-o", pairs, "--backbone", config)
     invoke("train", pairs, "-o", model, "--model", "zeroshot", "--set", "train.attribute_cols=none")
-    from mmaudit.models import store
+    from mmaudit.models.judge import Judge
 
-    scorer = store.load(model).fold_models[0]
+    scorer = Judge.load(model).pair_models[0]
     assert scorer.shared_space
     feats = {"photo": np.eye(3, dtype=np.float32), "text": np.eye(3, dtype=np.float32)}
     logits = scorer.pair_logits(scorer.prepare(feats), torch.tensor([0, 0]), torch.tensor([0, 1]))

@@ -15,14 +15,13 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from mmaudit import exchanges, schema, score, train
-from mmaudit.models.judge import Judge
+from mmaudit.models.judge import CatalogJudge, Judge
 from mmaudit.cli import app
 from mmaudit.feature_keys import PHOTO_KIND
 from mmaudit.features import FeatureStore, open_store, product_features
 from mmaudit.backbones import get_config, load as load_backbone
 from mmaudit.flag_threshold import combine
 from mmaudit.metrics import average_precision, sigmoid
-from mmaudit.models import store
 
 from .conftest import TINY, invoke
 
@@ -222,19 +221,19 @@ def test_an_unknown_engine_is_refused_not_run_locally(pipeline, tmp_path):
     assert not (tmp_path / "s.parquet").exists()
 
 
-def judge_of(pipeline, saved: store.SavedModel) -> tuple[Judge, pd.DataFrame]:
+def judge_of(pipeline, saved: Judge) -> tuple[CatalogJudge, pd.DataFrame]:
     """The judge `score` builds for the pipeline's catalog with a saved model, and the products it judges."""
     products = schema.ok_products(schema.read(pipeline["catalog"], "catalog"), pipeline["catalog"])
     pairs_settings = meta(pipeline["pairs"])
     feats = product_features(open_store(pipeline["catalog"], pairs_settings["backbone"], pairs_settings["cache_dir"]), products)
-    return Judge(saved, feats, products, torch.device("cpu"), 256), products
+    return saved.on(feats, products, torch.device("cpu"), 256), products
 
 
 def test_the_saved_model_weighs_each_claim_as_train_fitted_it(pipeline):
     # config.json lists the attribute columns sorted; the demo's (colour, shape, size, pattern) are not, so a
     # judge that took the weights in the file's order would weigh the colour claim as another column's
-    saved = store.load(pipeline["model"])
-    assert saved.calibration["columns"][1:] != sorted(saved.calibration["columns"][1:])
+    saved = Judge.load(pipeline["model"])
+    assert saved.claim_names != sorted(saved.claim_names)
     judge, products = judge_of(pipeline, saved)
     pairs = pd.read_parquet(pipeline["pairs"])
     row = {pid: i for i, pid in enumerate(products.product_id)}
@@ -249,12 +248,12 @@ def test_the_saved_model_weighs_each_claim_as_train_fitted_it(pipeline):
 
 def test_the_exchange_weighting_is_fitted_on_softer_heads_and_gives_the_same_gains_on_their_own_costs(pipeline, tmp_path):
     invoke("train", pipeline["pairs"], "-o", tmp_path / "m", "--set", "train.exchange_temperature=3")
-    saved = store.load(tmp_path / "m")
+    saved = Judge.load(tmp_path / "m")
     judge, products = judge_of(pipeline, saved)
     pairs = pd.read_parquet(pipeline["pairs"])
     row = {pid: i for i, pid in enumerate(products.product_id)}
     t, p = pairs.text_product_id.map(row).to_numpy(), pairs.photo_product_id.map(row).to_numpy()
-    weights = judge.weighting["exchange"][0]
+    weights = judge.weighting["exchange"].weights
     softer = judge.claims.softened(3.0)  # the attribute columns' and the words' claims
     # the weights train fitted on the heads read at T = 3, saved divided by T for the heads' own costs
     fitted, _ = train.stack(judge.pair_model_logits(t, p), softer.costs(t, p), pairs.label.to_numpy(np.float64))
@@ -272,10 +271,10 @@ def test_a_title_that_names_another_value_makes_the_claim_either(pipeline):
     """`train` saves which column titles are read from; `score`'s judge takes a value the title names beside the
     column's as a claim of either, and names it when the photo contradicts both. The column's value is quoted as
     written, even one too rare for a class of its own."""
-    saved = store.load(pipeline["model"])
-    assert saved.config["title_col"] == "title"
+    saved = Judge.load(pipeline["model"])
+    assert saved.sources[0].title_col == "title"
     judge, products = judge_of(pipeline, saved)
-    columns = judge.claims.sources[0]  # the attribute columns' claims
+    columns = judge.claims.parts[0]  # the attribute columns' claims
     colours = columns.classes["colour"]
     r = 0
     seen = int(columns.log_probs["colour"][r].argmax())
@@ -286,14 +285,14 @@ def test_a_title_that_names_another_value_makes_the_claim_either(pipeline):
     feats = product_features(open_store(pipeline["catalog"], pairs_settings["backbone"], pairs_settings["cache_dir"]), edited)
     rows = np.array([r])
     k = judge.claims.names.index("colour")
-    shows_title = Judge(saved, feats, edited, torch.device("cpu"), 256)
-    column_only = Judge(saved, feats, edited.drop(columns="title"), torch.device("cpu"), 256)
+    shows_title = saved.on(feats, edited, torch.device("cpu"), 256)
+    column_only = saved.on(feats, edited.drop(columns="title"), torch.device("cpu"), 256)
     assert shows_title.columns(rows, rows)[0, 1 + k] == pytest.approx(-np.log(np.exp(columns.log_probs["colour"][r, [unlikely[0], seen]]).sum()))
     assert column_only.columns(rows, rows)[0, 1 + k] == pytest.approx(-columns.log_probs["colour"][r, unlikely[0]])
     # the colour claim's explanation (another column, or a word, may be the product's most contradicted claim)
-    fit_weights = judge.weighting["fit"][0][1:1 + len(columns.names)]
+    fit_weights = judge.weighting["fit"].weights[1:1 + len(columns.names)]
     only_colour = np.where(np.array(columns.names) == "colour", max(fit_weights[k], 1.0), 0.0)
-    explain = lambda: Judge(saved, feats, edited, torch.device("cpu"), 256).claims.sources[0].contradiction(r, only_colour, edited)  # noqa: E731
+    explain = lambda: saved.on(feats, edited, torch.device("cpu"), 256).claims.parts[0].contradictions(np.array([r]), only_colour)[0]  # noqa: E731
     edited.loc[r, "title"] = f"{colours[unlikely[1]]} shape"  # both values unlikely: contradicted, and the title named
     assert explain().startswith(f"colour: text says {colours[unlikely[0]]} (title: {colours[unlikely[1]]}), photo looks {colours[seen]}")
     edited.loc[r, "colour"], edited.loc[r, "title"] = "Sea Green", "shape"  # a value too rare to have its own class

@@ -11,7 +11,8 @@ import pytest
 
 from mmaudit.demo import make_catalog
 from mmaudit.metrics import average_precision
-from mmaudit.models.claims import Claims, ColumnClaims
+from mmaudit.models.claims import Claims
+from mmaudit.models.columns import ColumnClaims
 from mmaudit.models.words import (WordClaims, mine_vocabulary, predictable, reindexed, roc_auc_per_label, stated_words, word_labels,
                                   words_of)
 

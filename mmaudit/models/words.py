@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .attributes import softened
+from ..progress import log
+from .attributes import AttributeHeads, out_of_fold_log_probs, softened
 
 WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 MIN_PRODUCTS = 5  # a word in fewer products' texts teaches a photo head nothing
@@ -96,6 +97,11 @@ def predictable(labels: np.ndarray, log_probs: np.ndarray, min_auc: float = MIN_
     return np.flatnonzero(roc_auc_per_label(labels, log_probs[..., 1]) >= min_auc)
 
 
+def claim_names(column: str, vocabulary: list[str]) -> list[str]:
+    """The names of a text column's word claims, one per word, as the weightings and calibration.json list them."""
+    return [f"{column}: {word}" for word in vocabulary]
+
+
 @dataclass
 class WordClaims:
     """One text column's claims, as every product's photo reads them: `log_probs` [products, words, 2] (no, yes),
@@ -115,7 +121,7 @@ class WordClaims:
 
     @property
     def names(self) -> list[str]:
-        return [f"{self.column}: {word}" for word in self.vocabulary]
+        return claim_names(self.column, self.vocabulary)
 
     def costs(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
         """[pairs, words]: where text i states a word, minus the word's log-odds as photo j reads it; else 0."""
@@ -134,10 +140,10 @@ class WordClaims:
         text = word_labels(self.stated[rows], len(self.vocabulary)).astype(np.float32)
         return text, (np.asarray(weights)[None, :] * self.log_odds[rows]).astype(np.float32), np.zeros(len(rows))
 
-    def contradictions(self, rows: np.ndarray, weights: np.ndarray, products: pd.DataFrame | None = None) -> list[str]:
+    def contradictions(self, rows: np.ndarray, weights: np.ndarray) -> list[str]:
         return [self.contradiction(int(row), weights) for row in rows]
 
-    def contradiction(self, row: int, weights: np.ndarray, products: pd.DataFrame | None = None, unlikely: float = 0.2) -> str:
+    def contradiction(self, row: int, weights: np.ndarray, unlikely: float = 0.2) -> str:
         """Among the stated words the judge weighs (`weights`: one per word) and its own photo makes unlikely (under
         `unlikely`), the one whose weighted cost is largest against how often photos show it; then, among the weighed
         words it does not state, the one the photo shows (at least 50%) most above how often photos show it:
@@ -155,3 +161,42 @@ class WordClaims:
             return said
         best = int(shown[(weights[shown] * self.lift[row, shown]).argmax()])
         return said + f', photo looks like "{self.vocabulary[best]}" ({yes[best]:.0%})'
+
+
+class WordSource:
+    """The word claims a judge keeps: per text column its kept words (in the weightings' order), and per fold the photo
+    heads with one yes/no output per word."""
+
+    key = "words"  # the heads' prefix in model.safetensors
+
+    def __init__(self, vocabularies: dict[str, list[str]], heads: list[AttributeHeads]):
+        self.vocabularies, self.heads = vocabularies, heads
+
+    @property
+    def names(self) -> list[str]:
+        return [name for column, vocabulary in self.vocabularies.items() for name in claim_names(column, vocabulary)]
+
+    def saved(self) -> tuple[dict, dict]:
+        """(its part of config.json, its part of calibration.json: the order its cost columns are weighed in)."""
+        return {"words": self.vocabularies}, {"word_columns": list(self.vocabularies)}
+
+    @staticmethod
+    def empty_heads(config: dict, inputs: dict[str, int]) -> AttributeHeads | None:
+        """Heads shaped as the saved ones, to load their weights into (None: the model keeps no words)."""
+        words = config.get("words", {})
+        return AttributeHeads(inputs, {c: len(v) for c, v in words.items()}, config["dims"], frozenset(words), MEMBERS) if words else None
+
+    @classmethod
+    def restore(cls, config: dict, calibration: dict, heads: list[AttributeHeads]) -> "WordSource":
+        vocabularies = config.get("words", {})  # config.json lists them sorted; the weights follow calibration's order
+        return cls({c: vocabularies[c] for c in calibration.get("word_columns", [])}, heads)
+
+    def on(self, products: pd.DataFrame, photo_x: dict[str, np.ndarray], product_folds: np.ndarray) -> list[WordClaims]:
+        """The claims of `products` (catalog rows), each photo read by the heads of the fold that held it out."""
+        missing = [c for c in self.vocabularies if c not in products.columns]
+        if missing:
+            log.warning("catalog has no text column(s) %s: the words they state are not checked", missing)
+        log_probs = out_of_fold_log_probs(self.heads, product_folds, photo_x) if self.vocabularies else {}
+        blank = pd.Series([""] * len(products), index=products.index)
+        return [WordClaims(c, vocabulary, stated_words(products[c] if c in products.columns else blank, vocabulary), log_probs[c])
+                for c, vocabulary in self.vocabularies.items()]

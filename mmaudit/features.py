@@ -3,7 +3,7 @@
 Features are stored per backbone in shards (`.npz`), keyed by the photo file's SHA-256 or the
 text's hash, so no stage computes the same features twice, a crashed run resumes from the
 shards already written, and a changed product recomputes only itself. Only the groups of arrays
-a model reads are computed and stored (`feature_keys.GROUPS`): the tokens, twelve times the
+a model reads are computed and stored (`feature_keys.GROUPS`): the tokens, about ten times the
 vectors' size, only for a model that attends over them.
 """
 

@@ -2,7 +2,7 @@
 
 The cache holds two kinds of item, photos and texts, in a folder each. Each kind's arrays come in two groups: the
 vectors every model reads (small: pooled vectors and colour statistics, about 17 KB a product with the offline towers),
-and the tokens only models that attend over them read (region tokens of the photo, token states of the text: about
+and the tokens only models that attend over them read (region tokens of the photo, token states of the text:
 about 167 KB a product). A shard holds one or both groups; the tokens are computed only when a model that reads them asks."""
 
 VIEWS = {"whole": "", "product": "product_"}  # each photo as shot and its product cut out (`images.product_view`): view -> prefix of its arrays

@@ -28,6 +28,7 @@ from .metrics import average_precision, fit_logistic
 from .models.judge import Judge, Weighting
 from .models.attributes import MEMBERS, AttributeHeads, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of
 from .models.claims import Claims
+from .models.head_fitting import fit_together
 from .models.columns import ColumnSource
 from .models.slots import coverage, repeating_columns, slots_of, with_slots
 from .models.words import MEMBERS as WORD_MEMBERS, WordSource, mine_vocabulary, predictable, reindexed, stated_words, word_labels
@@ -229,14 +230,14 @@ def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, l
     """Per fold, photo classifiers of `labels` (per column: a class per product, or in `multilabel`, 0/1 per product and
     word) trained on the other folds' products, except `left_out` (photo_x: `photo_inputs`; dims: `dims_of` the
     features, which say where the tower's vector and earlier stages lie)."""
-    heads = []
+    heads, jobs = [], []
     for fold in range(int(product_folds.max()) + 1):
         train_products = np.setdiff1d(np.flatnonzero(product_folds != fold), left_out)
         torch.manual_seed(config.seed + fold)
-        heads.append(AttributeHeads(input_sizes(photo_x), sizes, dims, multilabel, members).fit(
-            rows_of(photo_x, train_products), {a: values[train_products] for a, values in labels.items()},
-            config.attribute_epochs, config.seed + fold))
-    return heads
+        heads.append(AttributeHeads(input_sizes(photo_x), sizes, dims, multilabel, members))
+        jobs += heads[-1].jobs(rows_of(photo_x, train_products), {a: values[train_products] for a, values in labels.items()})
+    fit_together(jobs, config.attribute_epochs, multilabel, config.seed)  # every fold's networks at once
+    return [fold_heads.eval() for fold_heads in heads]
 
 
 class HeadsJob:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..feature_keys import VIEWS
+from .head_fitting import Job, fit_together
 
 MIN_EXAMPLES = 3  # rarer values are pooled into one "other" class
 
@@ -83,9 +84,16 @@ class AttributeHeads(nn.Module):
         return {name: torch.logsumexp(torch.stack([m[name] for m in flat]), 0) - np.log(len(flat)) for name in self.columns}
 
     def fit(self, x: dict[str, np.ndarray], codes: dict[str, np.ndarray], epochs: int = 40, seed: int = 0) -> "AttributeHeads":
-        for k, (name, view) in enumerate(self.views.items()):
-            view.fit(x[name], codes, epochs, seed + 100 * k)
+        fit_together(self.jobs(x, codes), epochs, self.multilabel, seed)
         return self.eval()
+
+    def jobs(self, x: dict[str, np.ndarray], codes: dict[str, np.ndarray]) -> list[Job]:
+        """Every view's members as networks to train (`head_fitting`), each view's inputs standardized on `x`."""
+        return [job for name, view in self.views.items() for job in view.jobs(x[name], codes)]
+
+    @property
+    def multilabel(self) -> frozenset[str]:
+        return next(iter(self.views.values())).multilabel
 
     @torch.no_grad()
     def log_probs(self, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -167,8 +175,14 @@ class ViewHeads(nn.Module):
         return {name: torch.logsumexp(torch.stack([e[name] for e in each]), 0) - np.log(len(each)) for name in self.columns}
 
     def fit(self, x: np.ndarray, codes: dict[str, np.ndarray], epochs: int = 40, seed: int = 0) -> "ViewHeads":
+        fit_together(self.jobs(x, codes), epochs, self.multilabel, seed)
+        return self.eval()
+
+    def jobs(self, x: np.ndarray, codes: dict[str, np.ndarray]) -> list[Job]:
+        """Fit the inputs' reduction and standardization on `x`; the members as networks to train on them (none without
+        columns)."""
         if not self.columns:
-            return self.eval()
+            return []
         x_t = torch.from_numpy(x)
         tower, _, detail = self.blocks(x_t)
         for values, mean, basis in ((tower, self.tower_mean, self.tower_basis), (detail, self.detail_mean, self.detail_basis)):
@@ -182,9 +196,7 @@ class ViewHeads(nn.Module):
         self.scale.copy_(reduced.std(0) + 1e-6)
         z = self.standardized(x_t)
         y = {name: torch.from_numpy(c) for name, c in codes.items()}
-        for k, member in enumerate(self.members):
-            fit_member(self, member, z, y, epochs, seed + 1000 * k)
-        return self.eval()
+        return [Job(member, z, y) for member in self.members]
 
     @torch.no_grad()
     def log_probs(self, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -194,31 +206,6 @@ class ViewHeads(nn.Module):
 def yes_no(logits: torch.Tensor) -> torch.Tensor:
     """[rows, labels] logits of yes/no labels as [rows, labels, 2] log-probabilities: no, then yes."""
     return torch.stack([nn.functional.logsigmoid(-logits), nn.functional.logsigmoid(logits)], -1)
-
-
-def fit_member(heads: ViewHeads, member: nn.ModuleDict, z: torch.Tensor, codes: dict[str, torch.Tensor], epochs: int, seed: int) -> None:
-    """Train one member on standardized inputs; rows with an empty cell teach nothing about that column (a multi-label
-    column's codes are [rows, labels] of 0/1, each label a two-class claim)."""
-    torch.manual_seed(seed)
-    optimizer = torch.optim.AdamW(member.parameters(), lr=1e-3, weight_decay=0.05)
-    member.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(z))
-        for s in range(0, len(order), 512):
-            idx = order[s:s + 512]
-            loss = 0.0
-            for name, log_p in heads.member_log_probs(member, z[idx]).items():
-                y = codes[name][idx]
-                log_p, y = log_p.reshape(-1, log_p.shape[-1]), y.reshape(-1)
-                known = y >= 0
-                if known.any():  # label smoothing keeps the costs finite
-                    loss = loss + 0.9 * nn.functional.nll_loss(log_p[known], y[known]) - 0.1 * log_p[known].mean()
-            if not torch.is_tensor(loss):
-                continue  # no label in this batch
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    member.eval()
 
 
 def claim_costs(log_probs: dict[str, np.ndarray], codes: dict[str, np.ndarray], text_rows: np.ndarray,

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""The audit against the bare towers, side by side in one run, from a cold cache: how far the whole audit is from the
+towers' own forward pass (the physical limit of the offline default on this machine), and each stage's share.
+
+    python bench/audit_speed.py [--n 2000] [--out bench-out/audit-speed] [--mode columns|titles]
+
+Takes the first N products of ../shared/datasets/myntra-fashion. Bare towers: the photo tower on both views of each
+photo (the photo as shot and its product view, the two the audit encodes) and the text tower on each product's text,
+at the audit's batch size and threads, photos decoded beforehand (decoding is the audit's work, not the towers').
+Then the five stages as a user runs them (`ingest`, `make-negatives`, `train`, `score`, `report`), each timed with its
+peak memory, into a fresh work folder with a fresh cache. Prints the ratio audit / towers and each stage's share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets" / "myntra-fashion"
+MMAUDIT = [sys.executable, "-m", "mmaudit.cli"]
+TITLES_ONLY = ["id", "image", "title", "description"]
+
+
+def timed(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak resident memory (MiB) of one command."""
+    start = time.perf_counter()
+    result = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(f"failed: {' '.join(cmd)}\n{result.stderr[-3000:]}")
+    return time.perf_counter() - start, int(result.stderr.strip().splitlines()[-1]) // 1024
+
+
+def bare_towers(catalog: Path) -> dict:
+    """Seconds of the towers' forward pass alone on the ingested catalog's photos (both views) and texts."""
+    import pandas as pd
+
+    from mmaudit.backbones import load
+    from mmaudit.features import EXTRACT_BATCH
+    from mmaudit.images import load_rgb, product_view
+
+    table = pd.read_parquet(catalog, columns=["image_path", "text", "status"])
+    table = table[table.status == "ok"]
+    images = [load_rgb(Path(p)) for p in table.image_path]
+    views = images + [product_view(im) for im in images]
+    backbone = load("offline-lite0-minilm")
+    backbone.encode_photos(views[:EXTRACT_BATCH])  # warm-up
+    start = time.perf_counter()
+    for s in range(0, len(images), EXTRACT_BATCH):  # batches as the audit makes them: a photo's two views together
+        batch = images[s:s + EXTRACT_BATCH]
+        backbone.encode_photos(batch + views[len(images) + s:len(images) + s + len(batch)])
+    photos_s = time.perf_counter() - start
+    texts = list(table.text)
+    start = time.perf_counter()
+    for s in range(0, len(texts), EXTRACT_BATCH):
+        backbone.encode_texts(texts[s:s + EXTRACT_BATCH])
+    return {"photos": len(views), "texts": len(texts), "photo_tower_s": photos_s, "text_tower_s": time.perf_counter() - start}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--out", type=Path, default=Path("bench-out/audit-speed"))
+    ap.add_argument("--mode", choices=["columns", "titles"], default="columns")
+    ap.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    a = ap.parse_args()
+    import pandas as pd
+
+    shutil.rmtree(a.out, ignore_errors=True)
+    a.out.mkdir(parents=True)
+    rows = pd.read_csv(DATA / "products.csv", dtype=str, keep_default_na=False).head(a.n)
+    catalog_csv = a.out / "products.csv"
+    (rows[TITLES_ONLY] if a.mode == "titles" else rows).to_csv(catalog_csv, index=False)
+    w = a.out / "work"
+    cache = ["--cache-dir", str(w / "features")]
+    stages = {"ingest": [*MMAUDIT, "ingest", str(catalog_csv), "-o", str(w / "catalog.parquet"), "--images-root", str(DATA)],
+              "make-negatives": [*MMAUDIT, "make-negatives", str(w / "catalog.parquet"), "-o", str(w / "pairs.parquet"), *cache],
+              "train": [*MMAUDIT, "train", str(w / "pairs.parquet"), "-o", str(w / "model")],
+              "score": [*MMAUDIT, "score", str(w / "catalog.parquet"), "-m", str(w / "model"), "-o", str(w / "scores.parquet"), *cache],
+              "report": [*MMAUDIT, "report", str(w / "scores.parquet"), "-o", str(w / "report")]}
+    times = {}
+    for stage, cmd in stages.items():
+        times[stage] = timed(cmd)
+        print(f"{stage}: {times[stage][0]:.0f} s, peak {times[stage][1]} MiB", file=sys.stderr, flush=True)
+    towers = bare_towers(w / "catalog.parquet")
+    bare = towers["photo_tower_s"] + towers["text_tower_s"]
+    audit = sum(t for t, _ in times.values())
+    result = {"date": dt.datetime.now().isoformat(timespec="minutes"), "n": a.n, "mode": a.mode, **towers,
+              "stages": {s: {"seconds": t, "peak_mib": m} for s, (t, m) in times.items()}, "audit_s": audit, "ratio": audit / bare}
+    a.results.mkdir(parents=True, exist_ok=True)
+    path = a.results / f"audit-speed-{a.mode}-{dt.datetime.now():%Y-%m-%d-%H%M}.json"
+    path.write_text(json.dumps(result, indent=1))
+    print(f"{a.n} products ({a.mode}); bare towers {bare:.0f} s ({towers['photos']} photos {towers['photo_tower_s']:.0f} s, "
+          f"{towers['texts']} texts {towers['text_tower_s']:.0f} s); audit {audit:.0f} s: **{audit / bare:.2f}x** the towers")
+    print("| stage | seconds | share of the audit | x the towers | peak MiB |\n|---|---|---|---|---|")
+    for stage, (seconds, peak) in times.items():
+        print(f"| {stage} | {seconds:.0f} | {seconds / audit:.0%} | {seconds / bare:.2f} | {peak} |")
+    print(f"(written to {path})")
+
+
+if __name__ == "__main__":
+    main()

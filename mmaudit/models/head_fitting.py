@@ -1,0 +1,142 @@
+"""Training many small claim-head networks at once, as one batched network.
+
+The claim heads are many networks of one shape (members x views x folds), each on its own rows. Trained one after the
+other, a step of each costs mostly the framework's per-operation overhead, not arithmetic; stacked, every step of every
+network is one batched matrix product, and the training is the same: each network keeps its own initial weights, its
+own shuffled batches and dropout, and its own loss, so its gradients are its own; AdamW works element by element, so
+one optimizer over the stacked weights is one optimizer per network (docs/decisions/2026-12-02-heads-trained-together.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+BATCH = 512
+LR, WEIGHT_DECAY = 1e-3, 0.05
+SMOOTHING = 0.1  # label smoothing keeps the costs finite
+
+
+@dataclass
+class Job:
+    """One network to train: `network` is a member (`trunk`: Linear, activation, Dropout; `heads`: one Linear per
+    column), `z` its standardized training inputs, `codes` per column the class per row (-1: empty), or in a
+    multi-label column [rows, labels] of 0/1."""
+
+    network: nn.ModuleDict
+    z: torch.Tensor
+    codes: dict[str, torch.Tensor]
+
+
+def fit_together(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: int) -> None:
+    """Train every job's network for `epochs` on its own rows, those of one shape all at once; the trained weights go
+    back into each network. A network's epoch is its rows in a fresh random order, in batches of `BATCH`; one with fewer
+    rows than the largest of its shape wraps around to fill its last batches."""
+    shapes: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        shapes.setdefault((job.z.shape[1], job.network["trunk"][0].out_features), []).append(job)
+    for k, same_shape in enumerate(shapes.values()):
+        fit_stacked(same_shape, epochs, multilabel, seed + k)
+
+
+def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: int) -> None:
+    """`fit_together` of networks of one shape and the same columns."""
+    if epochs <= 0:
+        return
+    generator = torch.Generator().manual_seed(seed)
+    columns = list(jobs[0].network["heads"])
+    w1, b1, w2, b2, slices = stacked_weights(jobs, columns)
+    params = [w1, b1, w2, b2]
+    optimizer = torch.optim.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY)
+    inputs, codes, group, rows = shared_inputs(jobs, columns)
+    dropout = jobs[0].network["trunk"][-1].p
+    steps = -(-int(rows.max()) // BATCH)
+    picks = torch.arange(steps * BATCH)
+    for _ in range(epochs):
+        order = torch.rand(len(jobs), int(rows.max()), generator=generator)
+        order[torch.arange(order.shape[1]) >= rows[:, None]] = 2.0  # rows a network lacks sort last
+        order = order.argsort(1)
+        order = order.gather(1, (picks % rows[:, None]))  # each network's rows in order, wrapped to fill the steps
+        for s in range(steps):
+            idx = order[:, s * BATCH:(s + 1) * BATCH]
+            x = inputs[group[:, None], idx]
+            hidden = nn.functional.gelu(torch.baddbmm(b1, x, w1))
+            keep = torch.rand(hidden.shape, generator=generator) >= dropout
+            hidden = hidden * keep / (1 - dropout)
+            out = torch.baddbmm(b2, hidden, w2)
+            loss = sum(column_loss(out[..., slices[name]], codes[name][group[:, None], idx], name in multilabel) for name in columns)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    unstack(jobs, columns, [p.detach() for p in params], slices)
+
+
+def stacked_weights(jobs: list[Job], columns: list[str]) -> tuple:
+    """Trunk weights [networks, inputs, hidden] and biases [networks, 1, hidden]; every column's head side by side:
+    weights [networks, hidden, outputs], biases [networks, 1, outputs]; and each column's slice of the outputs."""
+    trunks = [job.network["trunk"][0] for job in jobs]
+    heads = [[job.network["heads"][name] for name in columns] for job in jobs]
+    sizes = [head.out_features for head in heads[0]]
+    ends = torch.tensor(sizes).cumsum(0).tolist()
+    slices = {name: slice(end - size, end) for name, size, end in zip(columns, sizes, ends)}
+    with torch.no_grad():
+        w1 = torch.stack([t.weight.T for t in trunks]).contiguous()
+        b1 = torch.stack([t.bias[None] for t in trunks])
+        w2 = torch.stack([torch.cat([h.weight.T for h in hs], 1) for hs in heads]).contiguous()
+        b2 = torch.stack([torch.cat([h.bias for h in hs])[None] for hs in heads])
+    return (*(p.clone().requires_grad_() for p in (w1, b1, w2, b2)), slices)
+
+
+def shared_inputs(jobs: list[Job], columns: list[str]) -> tuple:
+    """The distinct input tables (members of one view and fold share theirs) padded to one [tables, rows, inputs] tensor,
+    each column's codes likewise, the table of each job, and each job's row count."""
+    tables, group = {}, []
+    for job in jobs:
+        group.append(tables.setdefault(id(job.z), len(tables)))
+    firsts = {tables[id(job.z)]: job for job in jobs}
+    ordered = [firsts[k] for k in range(len(tables))]
+    longest = max(len(job.z) for job in ordered)
+
+    def padded(values: list[torch.Tensor], fill) -> torch.Tensor:
+        out = torch.full((len(values), longest, *values[0].shape[1:]), fill, dtype=values[0].dtype)
+        for k, v in enumerate(values):
+            out[k, :len(v)] = v
+        return out
+
+    inputs = padded([job.z for job in ordered], 0.0)
+    codes = {name: padded([job.codes[name] for job in ordered], -1) for name in columns}
+    return inputs, codes, torch.tensor(group), torch.tensor([len(job.z) for job in jobs])
+
+
+def column_loss(out: torch.Tensor, y: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    """Sum over networks of each one's smoothed loss on one column, over its rows where the column is known: the
+    negative log-likelihood of the stated class (or of each yes/no label) and a share of the mean log-probability."""
+    known = y >= 0
+    if multilabel:  # each label a two-class claim: log p(yes) = logsigmoid(out), log p(no) = logsigmoid(-out)
+        target = y.clamp(min=0).to(out.dtype)
+        nll = nn.functional.binary_cross_entropy_with_logits(out, target, reduction="none")
+        mean_log_p = (nn.functional.logsigmoid(out) + nn.functional.logsigmoid(-out)) / 2
+    else:
+        log_p = torch.log_softmax(out, -1)
+        nll = -log_p.gather(-1, y.clamp(min=0)[..., None])[..., 0]
+        mean_log_p = log_p.mean(-1)
+    per_row = (1 - SMOOTHING) * nll - SMOOTHING * mean_log_p
+    dims = tuple(range(1, known.dim()))
+    counts = known.sum(dims)
+    return ((per_row * known).sum(dims) / counts.clamp(min=1)).sum()
+
+
+def unstack(jobs: list[Job], columns: list[str], params: list[torch.Tensor], slices: dict[str, slice]) -> None:
+    """The trained stacked weights back into each job's network."""
+    w1, b1, w2, b2 = params
+    with torch.no_grad():
+        for k, job in enumerate(jobs):
+            trunk = job.network["trunk"][0]
+            trunk.weight.copy_(w1[k].T)
+            trunk.bias.copy_(b1[k, 0])
+            for name in columns:
+                head = job.network["heads"][name]
+                head.weight.copy_(w2[k][:, slices[name]].T)
+                head.bias.copy_(b2[k, 0, slices[name]])

@@ -204,6 +204,7 @@ def fit_pair_models(config: TrainConfig, settings: dict, dims: dict, feats: dict
     t_rows, p_rows, labels = rows
     fold_models, histories = [], []
     val_logits = np.zeros(len(pairs), dtype=np.float64)
+    prepared = None
     for fold in range(int(product_folds.max()) + 1):
         in_fold = pairs.fold.to_numpy() == fold
         checkpoint = checkpoints / f"fold{fold}.safetensors"
@@ -213,7 +214,7 @@ def fit_pair_models(config: TrainConfig, settings: dict, dims: dict, feats: dict
             torch.manual_seed(config.seed + fold)  # initial weights independent of whatever ran before
             model = models.build(config.model, settings, dims)
             model.setup(feats, np.flatnonzero(product_folds != fold))
-            prepared = model.prepare(feats)
+            prepared = models.prepared_for(model, feats, prepared)
             val_logits[in_fold], history = train_fold(model, prepared, (t_rows[~in_fold], p_rows[~in_fold], labels[~in_fold]),
                                                       (t_rows[in_fold], p_rows[in_fold], labels[in_fold]),
                                                       config, device, fold, config.seed + fold)

@@ -44,3 +44,9 @@ def build(name: str, settings: dict, dims: dict[str, int]) -> PairScorer:
 def reads_tokens(name: str) -> bool:
     """Whether the model `name` reads region tokens and text token states (so they must be cached for it)."""
     return name in REGISTRY and REGISTRY[name].reads_tokens
+
+
+def prepared_for(model: PairScorer, feats: dict[str, np.ndarray], other_fold: dict | None = None) -> dict:
+    """What `model` prepares of `feats`. A model that trains nothing prepares the same for every fold (its photo
+    neighbours, for `zeroshot`): another fold's `other_fold` is reused, not searched again."""
+    return other_fold if other_fold is not None and not model.trainable else model.prepare(feats)

@@ -115,14 +115,13 @@ def column_loss(out: torch.Tensor, y: torch.Tensor, multilabel: bool) -> torch.T
     negative log-likelihood of the stated class (or of each yes/no label) and a share of the mean log-probability."""
     known = y >= 0
     if multilabel:  # each label a two-class claim: log p(yes) = logsigmoid(out), log p(no) = logsigmoid(-out)
-        target = y.clamp(min=0).to(out.dtype)
-        nll = nn.functional.binary_cross_entropy_with_logits(out, target, reduction="none")
-        mean_log_p = (nn.functional.logsigmoid(out) + nn.functional.logsigmoid(-out)) / 2
+        # = logsigmoid(out) - out, so the loss below is (1 - s) nll - s mean_log_p written with one logsigmoid
+        no = (y == 0).to(out.dtype)
+        per_row = out * ((1 - SMOOTHING) * no + SMOOTHING / 2) - nn.functional.logsigmoid(out)
     else:
         log_p = torch.log_softmax(out, -1)
         nll = -log_p.gather(-1, y.clamp(min=0)[..., None])[..., 0]
-        mean_log_p = log_p.mean(-1)
-    per_row = (1 - SMOOTHING) * nll - SMOOTHING * mean_log_p
+        per_row = (1 - SMOOTHING) * nll - SMOOTHING * log_p.mean(-1)
     dims = tuple(range(1, known.dim()))
     counts = known.sum(dims)
     return ((per_row * known).sum(dims) / counts.clamp(min=1)).sum()

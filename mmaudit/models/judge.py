@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from .. import __version__
 from ..errors import ModelError
 from ..files import atomic_dir
-from . import build
+from . import build, prepared_for
 from .attributes import photo_inputs
 from .claims import SOURCES, Claims
 
@@ -141,7 +141,9 @@ class CatalogJudge:
 
     def __init__(self, judge: Judge, feats: dict, products: pd.DataFrame, device: torch.device, batch: int):
         self.models = [m.to(device) for m in judge.pair_models]
-        self.prepared = [m.prepare(feats) for m in self.models]
+        self.prepared = []
+        for model in self.models:
+            self.prepared.append(prepared_for(model, feats, self.prepared[-1] if self.prepared else None))
         self.device = device
         self.fold = np.array([judge.folds.get(pid, -1) for pid in products.product_id])
         self.batch = batch

@@ -1,0 +1,68 @@
+"""Claim-head networks trained together, stacked: each learns its own rows and labels, as if trained alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from mmaudit.models.attributes import yes_no
+from mmaudit.models.head_fitting import SMOOTHING, Job, column_loss, fit_together
+
+
+def network(inputs: int, classes: dict[str, int], hidden: int = 16) -> nn.ModuleDict:
+    return nn.ModuleDict({"trunk": nn.Sequential(nn.Linear(inputs, hidden), nn.GELU(), nn.Dropout(0.3)),
+                          "heads": nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in classes.items()})})
+
+
+def predicted(net: nn.ModuleDict, z: torch.Tensor, name: str) -> np.ndarray:
+    net.eval()
+    with torch.no_grad():
+        return net["heads"][name](net["trunk"](z)).argmax(-1).numpy()
+
+
+def test_each_network_learns_its_own_labels_from_its_own_rows():
+    """Networks stacked in one training share no gradient: three networks on different row counts of the same inputs,
+    two with opposite labels, each learns its own; the row counts differ so the shorter ones wrap around."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    z = torch.from_numpy(rng.normal(size=(700, 5)).astype(np.float32))
+    sign = (z[:, 0] > 0).long()
+    jobs = [Job(network(5, {"colour": 2}), z, {"colour": sign}),
+            Job(network(5, {"colour": 2}), z[:300].clone(), {"colour": 1 - sign[:300]}),
+            Job(network(5, {"colour": 2}), z[:650].clone(), {"colour": (z[:650, 1] > 0).long()})]
+    fit_together(jobs, epochs=300, multilabel=frozenset(), seed=0)
+    assert (predicted(jobs[0].network, z, "colour") == sign.numpy()).mean() > 0.95
+    assert (predicted(jobs[1].network, z, "colour") == 1 - sign.numpy()).mean() > 0.95
+    assert (predicted(jobs[2].network, z, "colour") == (z[:, 1] > 0).long().numpy()).mean() > 0.95
+
+
+def test_a_row_with_an_empty_cell_teaches_nothing_about_that_column():
+    """Rows whose label is -1 are left out of that column's loss (read as class 0 they would pull half the rows to 0)."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    z = torch.from_numpy(rng.normal(size=(600, 4)).astype(np.float32))
+    truth = (z[:, 0] > 0).long()
+    codes = torch.where(torch.arange(600) % 2 == 0, truth, torch.full_like(truth, -1))
+    job = Job(network(4, {"colour": 2}), z, {"colour": codes})
+    fit_together([job], epochs=300, multilabel=frozenset(), seed=0)
+    assert (predicted(job.network, z, "colour") == truth.numpy()).mean() > 0.95
+
+
+def test_the_stacked_losses_are_the_losses_of_each_network_alone():
+    """The loss of a stacked batch is the sum of each network's own: smoothed negative log-likelihood over its known
+    rows (a class per row, or yes/no labels per row, the heads' `yes_no` log-probabilities)."""
+    rng = np.random.default_rng(2)
+    out = torch.from_numpy(rng.normal(size=(3, 32, 5)).astype(np.float32))
+    classes = torch.from_numpy(rng.integers(-1, 5, size=(3, 32)))
+    labels = torch.from_numpy(rng.integers(-1, 2, size=(3, 32, 5)))
+
+    def alone(log_p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        log_p, y = log_p.reshape(-1, log_p.shape[-1]), y.reshape(-1)
+        known = y >= 0
+        return (1 - SMOOTHING) * nn.functional.nll_loss(log_p[known], y[known]) - SMOOTHING * log_p[known].mean()
+
+    softmax = sum(alone(torch.log_softmax(out[k], -1), classes[k]) for k in range(3))
+    yes_or_no = sum(alone(yes_no(out[k]), labels[k]) for k in range(3))
+    torch.testing.assert_close(column_loss(out, classes, multilabel=False), softmax)
+    torch.testing.assert_close(column_loss(out, labels, multilabel=True), yes_or_no)

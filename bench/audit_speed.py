@@ -6,7 +6,8 @@ towers' own forward pass (the physical limit of the offline default on this mach
 
 Takes the first N products of ../shared/datasets/myntra-fashion. Bare towers: the photo tower on both views of each
 photo (the photo as shot and its product view, the two the audit encodes) and the text tower on each product's text,
-at the audit's batch size and threads, photos decoded beforehand (decoding is the audit's work, not the towers').
+at the audit's batch size (the towers' fastest on this machine, `bench/features_speed.py`) and threads, the photos
+decoded and cut beforehand (decoding is the audit's work, not the towers').
 Then the five stages as a user runs them (`ingest`, `make-negatives`, `train`, `score`, `report`), each timed with its
 peak memory, into a fresh work folder with a fresh cache. Prints the ratio audit / towers and each stage's share.
 """
@@ -52,9 +53,8 @@ def bare_towers(catalog: Path) -> dict:
     backbone = load("offline-lite0-minilm")
     backbone.encode_photos(views[:EXTRACT_BATCH])  # warm-up
     start = time.perf_counter()
-    for s in range(0, len(images), EXTRACT_BATCH):  # batches as the audit makes them: a photo's two views together
-        batch = images[s:s + EXTRACT_BATCH]
-        backbone.encode_photos(batch + views[len(images) + s:len(images) + s + len(batch)])
+    for s in range(0, len(views), EXTRACT_BATCH):
+        backbone.encode_photos(views[s:s + EXTRACT_BATCH])
     photos_s = time.perf_counter() - start
     texts = list(table.text)
     start = time.perf_counter()

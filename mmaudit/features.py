@@ -103,21 +103,21 @@ def photo_arrays(backbone: Backbone, paths: list[str], groups: tuple[str, ...]) 
 def image_arrays(backbone: Backbone, images: list[Image.Image], groups: tuple[str, ...] = (VECTORS,)) -> dict[str, np.ndarray]:
     """The cache's arrays of decoded photos, of `groups`: the vectors of the whole photo and of the product view
     (`images.product_view`, arrays named product_*), and the tokens (the whole photo's region tokens)."""
+    whole = backbone.encode_photos(images)
     if VECTORS not in groups:
-        return {"regions": backbone.encode_photos(images).regions.astype(np.float16)}
+        return {"regions": whole.regions.astype(np.float16)}
     products = [product_view(im) for im in images]
-    both = backbone.encode_photos(images + products)  # one batch: the two views of each photo
-    whole, product = slice(0, len(images)), slice(len(images), None)
-    arrays = view_arrays(both, whole, images) | {VIEWS["product"] + name: values for name, values in view_arrays(both, product, products).items()}
-    return arrays | ({"regions": both.regions[whole].astype(np.float16)} if TOKENS in groups else {})
+    product = backbone.encode_photos(products)  # a batch of its own: the towers are slower per photo in larger batches
+    arrays = view_arrays(whole, images) | {VIEWS["product"] + name: values for name, values in view_arrays(product, products).items()}
+    return arrays | ({"regions": whole.regions.astype(np.float16)} if TOKENS in groups else {})
 
 
-def view_arrays(out, rows: slice, images: list[Image.Image]) -> dict[str, np.ndarray]:
+def view_arrays(out, images: list[Image.Image]) -> dict[str, np.ndarray]:
     """Pooled vector, colour per region, colour histogram and (where the backbone gives them) earlier stages of one
-    view: `rows` of the encoded batch `out`, whose photos are `images`."""
-    arrays = {"pooled": out.pooled[rows].astype(np.float32), "colour": np.stack([colour_stats(im, out.regions.shape[1]) for im in images]),
+    view: the encoded batch `out`, whose photos are `images`."""
+    arrays = {"pooled": out.pooled.astype(np.float32), "colour": np.stack([colour_stats(im, out.regions.shape[1]) for im in images]),
               "palette": np.stack([palette(im) for im in images])}
-    return arrays | ({"detail": out.detail[rows].astype(np.float16)} if out.detail is not None else {})
+    return arrays | ({"detail": out.detail.astype(np.float16)} if out.detail is not None else {})
 
 
 def text_arrays(backbone: Backbone, texts: list[str], groups: tuple[str, ...] = (VECTORS,)) -> dict[str, np.ndarray]:
@@ -184,7 +184,8 @@ class FeatureStore:
                                           if marker in names for row, key in enumerate(keys)}
         return self._index[(kind, group)]
 
-    def _write_shard(self, kind: str, keys: list[str], arrays: dict[str, np.ndarray]) -> None:
+    def write_shard(self, kind: str, keys: list[str], arrays: dict[str, np.ndarray]) -> None:
+        """Store the arrays of `keys` (of one group or both) as one new shard; the newest shard of a key wins."""
         path = self._folder(kind) / f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}.npz"
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, keys=np.array(keys), **arrays)
@@ -239,12 +240,12 @@ class FeatureStore:
                     shard_keys += keys
                     parts.append(arrays)
                 if len(shard_keys) >= self.shard_size:
-                    self._write_shard(kind, shard_keys, {n: np.concatenate([p[n] for p in parts]) for n in parts[0]})
+                    self.write_shard(kind, shard_keys, {n: np.concatenate([p[n] for p in parts]) for n in parts[0]})
                     shard_keys, parts = [], []
                 done += count
                 progress.update(task, completed=done, rate=f"{done / (time.perf_counter() - start):.1f}/s")
             if shard_keys:
-                self._write_shard(kind, shard_keys, {n: np.concatenate([p[n] for p in parts]) for n in parts[0]})
+                self.write_shard(kind, shard_keys, {n: np.concatenate([p[n] for p in parts]) for n in parts[0]})
         return failed
 
     def load(self, kind: str, keys: list[str], groups: tuple[str, ...] = (VECTORS,)) -> dict[str, np.ndarray]:

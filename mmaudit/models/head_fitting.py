@@ -33,7 +33,7 @@ class Job:
 def fit_together(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: int) -> None:
     """Train every job's network for `epochs` on its own rows, those of one shape all at once; the trained weights go
     back into each network. A network's epoch is its rows in a fresh random order, in batches of `BATCH`; one with fewer
-    rows than the largest of its shape wraps around to fill its last batches."""
+    rows than the largest of its shape wraps around to as many rows as that one (its folds differ by a few rows)."""
     shapes: dict[tuple, list[Job]] = {}
     for job in jobs:
         shapes.setdefault((job.z.shape[1], job.network["trunk"][0].out_features), []).append(job)
@@ -52,13 +52,13 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
     optimizer = torch.optim.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY)
     inputs, codes, group, rows = shared_inputs(jobs, columns)
     dropout = jobs[0].network["trunk"][-1].p
-    steps = -(-int(rows.max()) // BATCH)
-    picks = torch.arange(steps * BATCH)
+    picks = torch.arange(int(rows.max()))  # an epoch: as many rows as the largest network's, in batches of BATCH
+    steps = -(-len(picks) // BATCH)
     for _ in range(epochs):
         order = torch.rand(len(jobs), int(rows.max()), generator=generator)
         order[torch.arange(order.shape[1]) >= rows[:, None]] = 2.0  # rows a network lacks sort last
         order = order.argsort(1)
-        order = order.gather(1, (picks % rows[:, None]))  # each network's rows in order, wrapped to fill the steps
+        order = order.gather(1, (picks % rows[:, None]))  # each network's rows in order, a shorter one wrapped around
         for s in range(steps):
             idx = order[:, s * BATCH:(s + 1) * BATCH]
             x = inputs[group[:, None], idx]

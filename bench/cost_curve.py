@@ -44,7 +44,7 @@ def main() -> None:
         times = {}
         start = time.perf_counter()
         if not a.towers:
-            fill_features(products, w, a.base_cache)
+            fill_features(products, out, cache, a.base_cache)
             times["features filled"] = (time.perf_counter() - start, 0)
         stages = {"ingest": [*MMAUDIT, "ingest", str(out / "products.csv"), "-o", str(w / "catalog.parquet")],
                   "make-negatives": [*MMAUDIT, "make-negatives", str(w / "catalog.parquet"), "-o", str(w / "pairs.parquet"),

@@ -65,15 +65,16 @@ def write_catalog(n: int, out: Path) -> pd.DataFrame:
     return rows
 
 
-def fill_features(rows: pd.DataFrame, out: Path, base_cache: Path, seed: int = 0) -> Path:
-    """OUT/features: the base products' cached arrays under the synthetic products' keys, pooled vectors jittered."""
+def fill_features(rows: pd.DataFrame, out: Path, cache: Path, base_cache: Path, seed: int = 0) -> Path:
+    """`cache`: the base products' cached arrays under the keys of the synthetic products (`rows`, photos under `out`),
+    pooled vectors jittered."""
     from mmaudit.backbones import get_config
     from mmaudit.feature_keys import PHOTO_KIND, TEXT_KIND, VIEWS
     from mmaudit.features import FeatureStore, text_key
     from mmaudit.images import file_sha256
     from mmaudit.ingest import compose_text
 
-    base_store, store = FeatureStore(base_cache, get_config(BACKBONE)), FeatureStore(out / "features", get_config(BACKBONE))
+    base_store, store = FeatureStore(base_cache, get_config(BACKBONE)), FeatureStore(cache, get_config(BACKBONE))
     rng = np.random.default_rng(seed)
     base_rows = pd.read_csv(DATA / "products.csv", dtype=str, keep_default_na=False).set_index("id").loc[rows.base_id]
     photo_keys = [file_sha256(DATA / p) for p in base_rows.image]
@@ -91,7 +92,7 @@ def fill_features(rows: pd.DataFrame, out: Path, base_cache: Path, seed: int = 0
                 jittered = arrays[name] + rng.normal(0, 0.02, arrays[name].shape).astype(np.float32)
                 arrays[name] = jittered / np.linalg.norm(jittered, axis=1, keepdims=True)
             store.write_shard(kind, [new[i] for i in chunk], arrays)
-    return out / "features"
+    return cache
 
 
 def _stderr():
@@ -108,7 +109,7 @@ def main() -> None:
     a = ap.parse_args()
     rows = write_catalog(a.n, a.out)
     if a.features:
-        print(fill_features(rows, a.out, a.features), file=sys.stderr)
+        print(fill_features(rows, a.out, a.out / "features", a.features), file=sys.stderr)
 
 
 if __name__ == "__main__":

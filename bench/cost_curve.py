@@ -36,6 +36,9 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     a = ap.parse_args()
     rows = []
+    started = dt.datetime.now()
+    a.results.mkdir(parents=True, exist_ok=True)
+    path = a.results / f"cost-curve-{started:%Y-%m-%d-%H%M}.json"  # rewritten after each size: a stopped run keeps the sizes done
     for n in a.sizes:
         out = a.out / f"n{n}"
         products = write_catalog(n, out)
@@ -57,9 +60,7 @@ def main() -> None:
             times[stage] = timed(cmd)
             print(f"{n}: {stage} {times[stage][0]:.0f} s, peak {times[stage][1]} MiB", file=sys.stderr, flush=True)
         rows.append({"n": n, "stages": {s: {"seconds": t, "peak_mib": m} for s, (t, m) in times.items()}})
-    a.results.mkdir(parents=True, exist_ok=True)
-    path = a.results / f"cost-curve-{dt.datetime.now():%Y-%m-%d-%H%M}.json"
-    path.write_text(json.dumps({"date": dt.datetime.now().isoformat(timespec="minutes"), "towers": a.towers, "rows": rows}, indent=1))
+        path.write_text(json.dumps({"date": started.isoformat(timespec="minutes"), "towers": a.towers, "rows": rows}, indent=1))
     stages = list(rows[0]["stages"])
     print("| stage | " + " | ".join(f"{r['n']:,}: s per 1,000 / peak MiB" for r in rows) + " | per product, largest / smallest |")
     print("|---|" + "---|" * (len(rows) + 1))

@@ -95,7 +95,7 @@ def test_extraction_resumes_after_a_crash(pipeline, tmp_path):
 
         def encode_then_crash(images):
             calls["n"] += 1
-            if calls["n"] == 3:
+            if calls["n"] == 5:  # two tower calls a batch (one per view of the photos): the third batch crashes
                 raise Crash()
             return encode(images)
         backbone.encode_photos = encode_then_crash

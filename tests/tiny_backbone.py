@@ -55,8 +55,8 @@ def register() -> None:
 
 
 class SlowTinyBackbone(TinyBackbone):
-    """The tiny towers, with the same features, that append `pid` to config["log"] after each photo batch and
-    then wait config["delay"] seconds: a test can kill the process computing them (a Ray actor) at a known point."""
+    """The tiny towers, with the same features, that append `pid` to config["log"] after each call on photos (two a
+    batch of photos: one per view) and then wait config["delay"] seconds: a test can kill the process computing them (a Ray actor) at a known point."""
 
     def encode_photos(self, images: list[Image.Image]) -> PhotoFeatures:
         out = super().encode_photos(images)

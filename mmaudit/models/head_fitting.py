@@ -52,13 +52,12 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
     optimizer = torch.optim.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY)
     inputs, codes, group, rows = shared_inputs(jobs, columns)
     dropout = jobs[0].network["trunk"][-1].p
-    picks = torch.arange(int(rows.max()))  # an epoch: as many rows as the largest network's, in batches of BATCH
+    picks = torch.arange(inputs.shape[1])  # an epoch: as many rows as the largest network's, in batches of BATCH
     steps = -(-len(picks) // BATCH)
     for _ in range(epochs):
-        order = torch.rand(len(jobs), int(rows.max()), generator=generator)
-        order[torch.arange(order.shape[1]) >= rows[:, None]] = 2.0  # rows a network lacks sort last
-        order = order.argsort(1)
-        order = order.gather(1, (picks % rows[:, None]))  # each network's rows in order, a shorter one wrapped around
+        order = torch.rand(len(jobs), len(picks), generator=generator)
+        order[picks >= rows[:, None]] = 2.0  # rows a network lacks sort last
+        order = order.argsort(1).gather(1, picks % rows[:, None])  # each network's rows in order, a shorter one wrapped around
         for s in range(steps):
             idx = order[:, s * BATCH:(s + 1) * BATCH]
             x = inputs[group[:, None], idx]

@@ -18,24 +18,11 @@ import argparse
 import datetime as dt
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "datasets" / "myntra-fashion"
-MMAUDIT = [sys.executable, "-m", "mmaudit.cli"]
-TITLES_ONLY = ["id", "image", "title", "description"]
-
-
-def timed(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak resident memory (MiB) of one command."""
-    start = time.perf_counter()
-    result = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True)
-    if result.returncode:
-        sys.exit(f"failed: {' '.join(cmd)}\n{result.stderr[-3000:]}")
-    return time.perf_counter() - start, int(result.stderr.strip().splitlines()[-1]) // 1024
+from quality import DATA, MMAUDIT, ROOT, TITLES_ONLY, timed
 
 
 def bare_towers(catalog: Path) -> dict:

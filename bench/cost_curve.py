@@ -20,10 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from audit_speed import MMAUDIT, timed
+from quality import MMAUDIT, ROOT, timed
 from synthetic_catalog import fill_features, write_catalog
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

@@ -74,6 +74,7 @@ class TrainConfig:
     text_words: int = setting(300, "per text column, its most frequent words tried as claims, kept where the photo predicts them (0: off)")
     leave_out_suspicious: float = setting(0.1, "the claim heads are trained again without this share of worst-fitting products (0: once)")
     max_text_tokens: int = setting(16, "tokens the fusion model reads: the whole-text token and the title's first ones")
+    fusion_word_loss: float = setting(1.0, "weight of the fusion model's word task (from the fused text and photo, the words the photo's own text states; 0: off)")
     device: str = setting("", "where the models run: cpu or cuda; empty: cuda when visible")
 
     def __post_init__(self) -> None:

@@ -142,7 +142,6 @@ def train_fold(model, prepared: dict, train: tuple, val: tuple, config: TrainCon
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay)
     steps = config.epochs * ((len(train[0]) + config.batch_size - 1) // config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(steps, 1), pct_start=0.1)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
     best = BestEpoch(config.patience)
     with bar() as progress:
         task = progress.add_task(f"train fold {fold}", total=steps, rate="")
@@ -152,8 +151,7 @@ def train_fold(model, prepared: dict, train: tuple, val: tuple, config: TrainCon
             losses = []
             for s in range(0, len(order), config.batch_size):
                 idx = order[s:s + config.batch_size]
-                logits = model.pair_logits(prepared, torch.from_numpy(train[0][idx]), torch.from_numpy(train[1][idx]))
-                loss = loss_fn(logits, torch.from_numpy(train[2][idx]).float().to(device))
+                loss = model.loss(prepared, torch.from_numpy(train[0][idx]), torch.from_numpy(train[1][idx]), torch.from_numpy(train[2][idx]))
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -348,7 +346,8 @@ def _work_id(pairs_path: Path, catalog_path: Path, settings: dict) -> str:
     return hashlib.sha256(json.dumps([parts, settings], sort_keys=True).encode()).hexdigest()[:16]
 
 
-PAIR_MODEL_SETTINGS = ("epochs", "batch_size", "lr", "weight_decay", "dim", "layers", "heads", "patience", "max_text_tokens")
+PAIR_MODEL_SETTINGS = ("epochs", "batch_size", "lr", "weight_decay", "dim", "layers", "heads", "patience", "max_text_tokens",
+                       "fusion_word_loss")
 
 
 def warn_idle_settings(config: TrainConfig) -> None:
@@ -404,7 +403,9 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     settings = {**as_dict(config), "backbone": made_by.get("backbone", "offline-lite0-minilm")}
     if len(verdicts):
         settings["reviewed"] = hashlib.sha256(verdicts.to_csv(index=False).encode()).hexdigest()[:16]
-    dims = dims_of(feats)
+    if models.learns_words(config.model) and words:
+        feats["words"] = np.concatenate([word_labels(stated, len(vocabulary)) for vocabulary, stated in words.values()], 1).astype(np.uint8)
+    dims = dims_of(feats) | ({"words": feats["words"].shape[1]} if "words" in feats else {})
     checkpoints = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(pairs_path, catalog_path, settings)}")
     rows = (t_rows, p_rows, labels)
     fit_pairs = pairs.kind.isin(["random", "reviewed_wrong"]).to_numpy()  # a photo with an unrelated text, or confirmed wrong

@@ -25,12 +25,17 @@ REGISTRY = {"fusion": FusionModel, "dual": DualModel, "zeroshot": ZeroShotModel,
 class PairScorer(Protocol):
     trainable: bool
     reads_tokens: bool  # the features it needs include region tokens and text token states, not only vectors
+    learns_words: bool  # it also learns the words of the photo's own text (`feats["words"]`, `dims["words"]`)
 
     def setup(self, feats: dict[str, np.ndarray], rows: np.ndarray) -> None: ...
 
     def prepare(self, feats: dict[str, np.ndarray]) -> dict: ...
 
     def pair_logits(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor) -> torch.Tensor: ...
+
+
+class TrainedPairScorer(PairScorer, Protocol):
+    def loss(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor, labels: torch.Tensor) -> torch.Tensor: ...
 
 
 def build(name: str, settings: dict, dims: dict[str, int]) -> PairScorer:
@@ -44,6 +49,11 @@ def build(name: str, settings: dict, dims: dict[str, int]) -> PairScorer:
 def reads_tokens(name: str) -> bool:
     """Whether the model `name` reads region tokens and text token states (so they must be cached for it)."""
     return name in REGISTRY and REGISTRY[name].reads_tokens
+
+
+def learns_words(name: str) -> bool:
+    """Whether the model `name` learns the words of the photo's own text beside the matching (so it needs them)."""
+    return name in REGISTRY and REGISTRY[name].learns_words
 
 
 def prepared_for(model: PairScorer, feats: dict[str, np.ndarray], other_fold: dict | None = None) -> dict:

@@ -6,9 +6,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from .losses import pair_loss
+
 
 class DualModel(nn.Module):
     trainable = True
+    learns_words = False
     reads_tokens = False  # region tokens and text token states (`feature_keys.GROUPS`)
 
     def __init__(self, settings: dict, dims: dict[str, int]):
@@ -31,3 +34,6 @@ class DualModel(nn.Module):
         p = self.photo(prepared["photo"][photo_rows].to(device))
         t = self.text(prepared["text"][text_rows].to(device))
         return self.head(torch.cat([p, t, p * t, (p - t).abs()], -1)).squeeze(-1)
+
+    def loss(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return pair_loss(self.pair_logits(prepared, text_rows, photo_rows), labels)

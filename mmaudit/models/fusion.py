@@ -4,6 +4,13 @@ Text: a token for the whole text (the pooled sentence vector) then the first tok
 title (the densest claims: type, colour, brand) sits. Photo regions (tower channels reduced by a PCA fitted on the training photos, plus per-region
 colour statistics the tower blurs) become memory tokens; each layer runs text self-attention,
 cross-attention from text to regions, and a feed-forward block (as ALBEF/BLIP fusion layers).
+
+Two tasks train it. The matching: is the photo the text's (the whole-text token's output, a mismatch logit). The words:
+from the same fused output, which words of the catalog's text vocabulary the photo's own text states (`words.py`'s
+vocabulary of every text column; `dims["words"]`, 0: off). For a pair whose photo is another product's, the words of the
+text read and those to predict differ where the two products differ (a colour, a kind), so the fusion must read them
+from the photo's regions: the token-level signal that image-conditioned word prediction gives ALBEF and BLIP, with the
+catalog's own words as labels.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+
+from .losses import pair_loss, word_loss
 
 PCA_DIM = 256
 
@@ -28,6 +37,7 @@ def fit_pca(regions: np.ndarray, dim: int, seed: int = 0) -> tuple[np.ndarray, n
 class FusionModel(nn.Module):
     trainable = True
     reads_tokens = True  # region tokens and text token states (`feature_keys.GROUPS`)
+    learns_words = True
 
     def __init__(self, settings: dict, dims: dict[str, int]):
         super().__init__()
@@ -46,6 +56,8 @@ class FusionModel(nn.Module):
         self.fusion = nn.TransformerDecoder(layer, int(settings["layers"]))
         self.head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1))
         self.max_tokens = int(settings["max_text_tokens"])
+        self.word_weight = float(settings.get("fusion_word_loss", 0.0))
+        self.words = nn.Linear(d, dims["words"]) if dims.get("words") and self.word_weight > 0 else None
 
     def setup(self, feats: dict[str, np.ndarray], rows: np.ndarray) -> None:
         mean, basis = fit_pca(feats["regions"][rows], self.pca_dim)
@@ -63,9 +75,26 @@ class FusionModel(nn.Module):
         return {"regions": torch.cat(reduced), "colour": torch.from_numpy(feats["colour"]),
                 "photo": torch.from_numpy(feats["photo"]), "text": torch.from_numpy(feats["text"]),
                 "tokens": torch.from_numpy(np.ascontiguousarray(feats["tokens"][:, :t])),
-                "mask": torch.from_numpy(np.ascontiguousarray(feats["mask"][:, :t]))}
+                "mask": torch.from_numpy(np.ascontiguousarray(feats["mask"][:, :t]))} | self.word_targets(feats)
+
+    def word_targets(self, feats: dict[str, np.ndarray]) -> dict:
+        """The words each product's text states, where the model learns them (training only: scoring needs none)."""
+        if self.words is None or "words" not in feats:
+            return {}
+        return {"words": torch.from_numpy(feats["words"]), "words_per_text": float(feats["words"].sum(1).mean())}
+
+    def loss(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        fused = self.fused(prepared, text_rows, photo_rows)
+        loss = pair_loss(self.head(fused).squeeze(-1), labels)
+        if "words" in prepared:
+            loss = loss + self.word_weight * word_loss(self.words(fused), prepared["words"][photo_rows], prepared["words_per_text"])
+        return loss
 
     def pair_logits(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor) -> torch.Tensor:
+        return self.head(self.fused(prepared, text_rows, photo_rows)).squeeze(-1)
+
+    def fused(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor) -> torch.Tensor:
+        """The whole-text token after the fusion layers: it summarises how the text and the photo agree."""
         device = self.photo_in.weight.device
         regions = prepared["regions"][photo_rows].to(device).float()
         colour = prepared["colour"][photo_rows].to(device).float()
@@ -76,5 +105,4 @@ class FusionModel(nn.Module):
         whole_text = self.text_global(prepared["text"][text_rows].to(device))[:, None]
         tokens = torch.cat([whole_text, tokens], 1)
         mask = torch.cat([torch.ones_like(prepared["mask"][text_rows][:, :1]), prepared["mask"][text_rows]], 1).to(device)
-        fused = self.fusion(self.text_norm(tokens), self.photo_norm(memory), tgt_key_padding_mask=~mask)
-        return self.head(fused[:, 0]).squeeze(-1)  # the whole-text token summarises the agreement
+        return self.fusion(self.text_norm(tokens), self.photo_norm(memory), tgt_key_padding_mask=~mask)[:, 0]

@@ -13,10 +13,12 @@ from torch import nn
 
 from .. import backbones
 from ..errors import ModelError
+from .losses import pair_loss
 
 
 class HubMatchingModel(nn.Module):
     trainable = True
+    learns_words = False
     reads_tokens = True  # region tokens and text token states (`feature_keys.GROUPS`)
 
     def __init__(self, settings: dict, dims: dict[str, int]):
@@ -56,3 +58,6 @@ class HubMatchingModel(nn.Module):
             return match[:, 0] - match[:, 1]
         pooled = self.vilt(input_ids=ids, attention_mask=mask, image_embeds=regions, pixel_mask=photo_mask).pooler_output
         return -self.rank_output(pooled).squeeze(-1)
+
+    def loss(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return pair_loss(self.pair_logits(prepared, text_rows, photo_rows), labels)

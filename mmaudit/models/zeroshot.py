@@ -20,6 +20,7 @@ NEIGHBOURS = 5
 
 class ZeroShotModel(nn.Module):
     trainable = False
+    learns_words = False
     reads_tokens = False  # region tokens and text token states (`feature_keys.GROUPS`)
 
     def __init__(self, settings: dict, dims: dict[str, int]):

@@ -6,11 +6,11 @@ colour statistics the tower blurs) become memory tokens; each layer runs text se
 cross-attention from text to regions, and a feed-forward block (as ALBEF/BLIP fusion layers).
 
 Two tasks train it. The matching: is the photo the text's (the whole-text token's output, a mismatch logit). The words:
-from the same fused output, which words of the catalog's text vocabulary the photo's own text states (`words.py`'s
-vocabulary of every text column; `dims["words"]`, 0: off). For a pair whose photo is another product's, the words of the
-text read and those to predict differ where the two products differ (a colour, a kind), so the fusion must read them
-from the photo's regions: the token-level signal that image-conditioned word prediction gives ALBEF and BLIP, with the
-catalog's own words as labels.
+from the same fused output, which words of the catalog's text vocabulary (`words.py`'s, of every text column) the
+photo's own text states, weighed by `train.fusion_word_loss` (0: off). For a pair whose photo is another product's, the
+words of the text read and those to predict differ where the two products differ (a colour, a kind), so the fusion
+must read them from the photo's regions: the token-level signal that image-conditioned word prediction gives ALBEF and
+BLIP, with the catalog's own words as labels.
 """
 
 from __future__ import annotations

@@ -68,7 +68,6 @@ def make_train_fold(variant: str, kinds_of_fold: dict):
         epochs = [easy if variant == "curriculum" and e == 0 else every for e in range(config.epochs)]
         steps = sum((len(e) + config.batch_size - 1) // config.batch_size for e in epochs)
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(steps, 1), pct_start=0.1)
-        loss_fn = torch.nn.BCEWithLogitsLoss()
         history, best = {"epochs": []}, train.BestEpoch(config.patience)
         for epoch, pool in enumerate(epochs):
             model.train()
@@ -77,7 +76,7 @@ def make_train_fold(variant: str, kinds_of_fold: dict):
             for s in range(0, len(order), config.batch_size):
                 idx = order[s:s + config.batch_size]
                 t, p = torch.from_numpy(train_rows[0][idx]), torch.from_numpy(train_rows[1][idx])
-                loss = loss_fn(model.pair_logits(prepared, t, p), torch.from_numpy(train_rows[2][idx]).float().to(device))
+                loss = model.loss(prepared, t, p, torch.from_numpy(train_rows[2][idx]))  # the matching and the model's word task
                 if variant == "contrastive":
                     matched = torch.from_numpy(kinds[idx] == "positive")
                     loss = loss + contrastive_loss(model, prepared, t[matched], p[matched])

@@ -128,7 +128,7 @@ class BestEpoch:
         return self.logits, history
 
 
-def train_fold(model, prepared: dict, train: tuple, val: tuple, config: TrainConfig, device: torch.device,
+def train_fold(model: models.TrainedPairScorer, prepared: dict, train: tuple, val: tuple, config: TrainConfig, device: torch.device,
                fold: int, seed: int) -> tuple[np.ndarray, dict]:
     """Train one scorer with early stopping on validation AP; return its validation logits and history."""
     model.to(device)

@@ -128,9 +128,10 @@ class BestEpoch:
         return self.logits, history
 
 
-def train_fold(model: models.TrainedPairScorer, prepared: dict, train: tuple, val: tuple, config: TrainConfig, device: torch.device,
+def train_fold(model: models.PairScorer, prepared: dict, train: tuple, val: tuple, config: TrainConfig, device: torch.device,
                fold: int, seed: int) -> tuple[np.ndarray, dict]:
-    """Train one scorer with early stopping on validation AP; return its validation logits and history."""
+    """Train one scorer with early stopping on validation AP; return its validation logits and history. A scorer that
+    trains nothing is only run on the validation pairs; a trained one learns from its own `loss` (`models.TrainedPairScorer`)."""
     model.to(device)
     history = {"epochs": []}
     if not model.trainable:

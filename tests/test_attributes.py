@@ -100,3 +100,33 @@ def test_a_text_that_states_two_values_claims_either():
     np.testing.assert_allclose(alone[:, 0], -np.log([0.2, 0.6]))
     either = claim_costs(log_p, codes, rows, rows, {"colour": np.array([2, -1])})
     np.testing.assert_allclose(either[:, 0], -np.log([0.9, 0.6]))  # photo 0 shows the title's value; row 1 states one
+
+
+def test_heads_of_the_same_photos_fit_their_inputs_reduction_once(monkeypatch):
+    """The attribute heads and the word heads of one training read the same photos: the word heads take the inputs'
+    principal directions and standardization the attribute heads fitted, and are the same as heads fitted alone."""
+    from mmaudit.config import TrainConfig
+    from mmaudit.models import attributes
+    from mmaudit.train import fit_heads
+
+    rng = np.random.default_rng(3)
+    photos, tower, detail = 240, 40, 24
+    x = {view: rng.normal(size=(photos, tower + 5 + detail)).astype(np.float32) for view in ("whole", "product")}
+    dims, folds, config = {"photo": tower, "detail": detail}, np.arange(photos) % 3, TrainConfig(attribute_epochs=3)
+    colour = {"colour": np.arange(photos) % 4}
+    words = {"title": (rng.random((photos, 7)) < 0.3).astype(np.int64)}
+    calls = []
+    monkeypatch.setattr(attributes, "principal_directions", lambda centred, count: calls.append(count) or
+                        torch.linalg.svd(centred, full_matrices=False).Vh[:count])
+
+    def word_heads(reductions):
+        fit_heads(config, x, dims, colour, {"colour": 4}, folds, np.zeros(0, np.int64), reductions=reductions)
+        return fit_heads(config, x, dims, words, {"title": 7}, folds, np.zeros(0, np.int64), frozenset(words), 1, reductions)
+
+    alone = word_heads(None)
+    assert len(calls) == 2 * 3 * 2 * 2  # two heads x three folds x two views x two reduced blocks
+    calls.clear()
+    shared = word_heads({})
+    assert len(calls) == 3 * 2 * 2
+    for a, b in zip(alone, shared):
+        np.testing.assert_array_equal(a.log_probs(x)["title"], b.log_probs(x)["title"])

@@ -87,9 +87,11 @@ class AttributeHeads(nn.Module):
         fit_together(self.jobs(x, codes), epochs, self.multilabel, seed)
         return self.eval()
 
-    def jobs(self, x: dict[str, np.ndarray], codes: dict[str, np.ndarray]) -> list[Job]:
-        """Every view's members as networks to train (`head_fitting`), each view's inputs standardized on `x`."""
-        return [job for name, view in self.views.items() for job in view.jobs(x[name], codes)]
+    def jobs(self, x: dict[str, np.ndarray], codes: dict[str, np.ndarray], reductions: dict[str, dict] | None = None) -> list[Job]:
+        """Every view's members as networks to train (`head_fitting`), each view's inputs standardized on `x`.
+        `reductions`: per view, the reduction other heads fitted on the same `x` (`ViewHeads.jobs`), filled where empty."""
+        reductions = {} if reductions is None else reductions
+        return [job for name, view in self.views.items() for job in view.jobs(x[name], codes, reductions.setdefault(name, {}))]
 
     @property
     def multilabel(self) -> frozenset[str]:
@@ -178,25 +180,40 @@ class ViewHeads(nn.Module):
         fit_together(self.jobs(x, codes), epochs, self.multilabel, seed)
         return self.eval()
 
-    def jobs(self, x: np.ndarray, codes: dict[str, np.ndarray]) -> list[Job]:
+    REDUCTION = ("tower_mean", "tower_basis", "detail_mean", "detail_basis", "mean", "scale")
+
+    def jobs(self, x: np.ndarray, codes: dict[str, np.ndarray], reduction: dict[str, torch.Tensor] | None = None) -> list[Job]:
         """Fit the inputs' reduction and standardization on `x`; the members as networks to train on them (none without
-        columns)."""
+        columns). `reduction`: the same fitted by other heads of the same inputs (their `REDUCTION` buffers), taken
+        as they are; where empty, filled with this one's: the attribute and word heads of one training's photos fit
+        their inputs' principal directions once (docs/decisions/2026-12-02-heads-share-input-reduction.md)."""
         if not self.columns:
             return []
         x_t = torch.from_numpy(x)
-        tower, _, detail = self.blocks(x_t)
+        if reduction:
+            for name in self.REDUCTION:
+                getattr(self, name).copy_(reduction[name])
+        else:
+            self.fit_reduction(x_t)
+            if reduction is not None:
+                reduction.update({name: getattr(self, name).clone() for name in self.REDUCTION})
+        z = self.standardized(x_t)
+        y = {name: torch.from_numpy(c) for name, c in codes.items()}
+        return [Job(member, z, y) for member in self.members]
+
+    def fit_reduction(self, x: torch.Tensor) -> None:
+        """The tower vector's and earlier stages' means and principal directions on the photos `x`, then the reduced
+        inputs' means and spreads."""
+        tower, _, detail = self.blocks(x)
         for values, mean, basis in ((tower, self.tower_mean, self.tower_basis), (detail, self.detail_mean, self.detail_basis)):
             if values.shape[1]:
                 mean.copy_(values.mean(0))
                 directions = principal_directions(values - mean, len(basis))
                 basis.zero_()  # fewer photos than directions (a small catalog): the rest stay zero
                 basis[:len(directions)] = directions
-        reduced = self.reduce(x_t)
+        reduced = self.reduce(x)
         self.mean.copy_(reduced.mean(0))
         self.scale.copy_(reduced.std(0) + 1e-6)
-        z = self.standardized(x_t)
-        y = {name: torch.from_numpy(c) for name, c in codes.items()}
-        return [Job(member, z, y) for member in self.members]
 
     @torch.no_grad()
     def log_probs(self, x: np.ndarray) -> dict[str, np.ndarray]:

@@ -20,18 +20,34 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64)))
 
 
-def fit_logistic(features: np.ndarray, labels: np.ndarray, steps: int = 100, ridge: float = 1e-4) -> np.ndarray:
-    """Weights (then bias) of a logistic regression, by Newton's method on the log loss with balanced classes."""
+def fit_logistic(features: np.ndarray, labels: np.ndarray, steps: int = 100, ridge: float = 1e-4,
+                 start: np.ndarray | None = None) -> np.ndarray:
+    """Weights (then bias) of a logistic regression, by Newton's method on the log loss with balanced classes and a
+    ridge, from `start` (weights then bias; zeros by default). A step that would raise the loss is halved until it
+    does not (a full step can overshoot from a far start), so every start ends at the one minimum; a near start, in
+    fewer steps."""
     x = np.concatenate([np.asarray(features, np.float64), np.ones((len(features), 1))], 1)
     y = np.asarray(labels, np.float64)
     balance = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
-    w = np.zeros(x.shape[1])
+    w = np.zeros(x.shape[1]) if start is None else np.array(start, np.float64)
+
+    def loss(weights: np.ndarray) -> float:
+        z = x @ weights
+        return float(balance @ np.logaddexp(0.0, np.where(y == 1, -z, z)) + 0.5 * ridge * weights @ weights)
+
+    current = loss(w)
     for _ in range(steps):
         p = sigmoid(x @ w)
         grad = x.T @ (balance * (p - y)) + ridge * w
         hess = x.T @ (x * (balance * p * (1 - p))[:, None]) + ridge * np.eye(len(w))
         step = np.linalg.solve(hess, grad)
+        for _ in range(60):
+            after = loss(w - step)
+            if after <= current + 1e-12 * abs(current):
+                break
+            step = step / 2
         w -= step
+        current = after
         if np.abs(step).max() < 1e-9:
             break
     return w

@@ -69,11 +69,14 @@ def stack(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray) -> tup
     x = np.column_stack([pair_logits, costs])
     spread = x.std(0) + 1e-9  # fitted on standardized columns with a ridge in proportion to the pairs, so that
     active = np.ones(x.shape[1], dtype=bool)  # where a claim separates the pairs, the weights stay finite
+    fitted = None
     while True:
-        fitted = fit_logistic(x[:, active] / spread[active], labels, ridge=1e-3 * len(x))
-        if (fitted[:-1] >= 0).all():
+        fitted = fit_logistic(x[:, active] / spread[active], labels, ridge=1e-3 * len(x), start=fitted)
+        kept = fitted[:-1] >= 0
+        if kept.all():
             break
-        active[np.flatnonzero(active)[fitted[:-1] < 0]] = False
+        active[np.flatnonzero(active)[~kept]] = False
+        fitted = np.append(fitted[:-1][kept], fitted[-1])  # the refit starts where this fit ended, less the dropped columns
     weights = np.zeros(x.shape[1])
     weights[active] = fitted[:-1] / spread[active]
     return weights, float(fitted[-1])

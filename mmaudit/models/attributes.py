@@ -186,7 +186,7 @@ class ViewHeads(nn.Module):
         """Fit the inputs' reduction and standardization on `x`; the members as networks to train on them (none without
         columns). `reduction`: the same fitted by other heads of the same inputs (their `REDUCTION` buffers), taken
         as they are; where empty, filled with this one's: the attribute and word heads of one training's photos fit
-        their inputs' principal directions once (docs/decisions/2026-12-02-heads-share-input-reduction.md)."""
+        their inputs' principal directions once (docs/decisions/2026-12-02-train-work-done-once.md)."""
         if not self.columns:
             return []
         x_t = torch.from_numpy(x)

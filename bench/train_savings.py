@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Two savings of `mmaudit train` against the way before, on random inputs of the shipped shapes
+(docs/decisions/2026-12-02-train-work-done-once.md):
+
+1. the claim heads of one round (attribute columns, then the words of two text columns; every fold and view) with the
+   inputs' reduction fitted by each heads, against fitted once and shared;
+2. the weightings' fit (`train.stack`): each refit from zero, against from where the last fit ended.
+
+    python bench/train_savings.py [--n 1000 3000] [--repeats 3] [--pairs 48000] [--claims 400]
+
+Inputs per view as `attributes.photo_inputs` makes them from the offline towers (1,280 tower, 49 x 6 colour, 296
+palette, 744 earlier-stage inputs), two views, three folds; 16 columns of 20 classes (the slots of a title) and two text
+columns of 300 words. The two ways alternate, `repeats` times each, and the word heads they train are compared: the
+same weights, so the shared reduction is only time saved. The stacking: a pair model's logit and `claims` costs of
+`pairs` pairs, a third of them matches, each claim stated by 3% of the texts; the weights of both ways are compared.
+Ratios within one run are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from mmaudit import metrics
+from mmaudit.config import TrainConfig
+from mmaudit.models.words import MEMBERS as WORD_MEMBERS
+from mmaudit.train import fit_heads, stack
+
+INPUTS = {"photo": 1280, "colour": 49 * 6, "palette": 296, "detail": 744}
+COLUMNS, CLASSES, WORDS = 16, 20, 300
+
+
+def round_of_heads(x: dict, labels: dict, words: dict, folds: np.ndarray, shared: bool) -> tuple[float, list]:
+    """Seconds to fit the attribute heads and the word heads of one round, and the word heads."""
+    config, dims, none_left_out = TrainConfig(), {"photo": INPUTS["photo"], "detail": INPUTS["detail"]}, np.zeros(0, np.int64)
+    reductions = {} if shared else None
+    start = time.perf_counter()
+    fit_heads(config, x, dims, labels, {c: CLASSES for c in labels}, folds, none_left_out, reductions=reductions)
+    word_heads = fit_heads(config, x, dims, words, {c: WORDS for c in words}, folds, none_left_out, frozenset(words),
+                           WORD_MEMBERS, reductions)
+    return time.perf_counter() - start, word_heads
+
+
+def stack_from_zero(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
+    """`train.stack` as it was: every refit from zero."""
+    x = np.column_stack([pair_logits, costs])
+    spread = x.std(0) + 1e-9
+    active = np.ones(x.shape[1], dtype=bool)
+    while True:
+        fitted = metrics.fit_logistic(x[:, active] / spread[active], labels, ridge=1e-3 * len(x))
+        if (fitted[:-1] >= 0).all():
+            break
+        active[np.flatnonzero(active)[fitted[:-1] < 0]] = False
+    weights = np.zeros(x.shape[1])
+    weights[active] = fitted[:-1] / spread[active]
+    return weights, float(fitted[-1])
+
+
+def newton_steps(fit, *args) -> tuple[float, int, tuple]:
+    """Seconds, Newton steps taken (one linear solve each, every fit's together) and the result of `fit(*args)`."""
+    solves, solve = [], np.linalg.solve
+    np.linalg.solve = lambda *system: solves.append(1) or solve(*system)
+    try:
+        start = time.perf_counter()
+        result = fit(*args)
+        return time.perf_counter() - start, len(solves), result
+    finally:
+        np.linalg.solve = solve
+
+
+def stacking(pairs: int, claims: int, repeats: int) -> None:
+    rng = np.random.default_rng(0)
+    labels = (rng.random(pairs) < 2 / 3).astype(np.int64)  # 1: a mismatch
+    logits = rng.normal(size=pairs) + 2.5 * (labels - 0.5)
+    stated = rng.random((pairs, claims)) < 0.03
+    effect = rng.normal(0, 0.6, claims)  # a claim's cost rises with a mismatch, or falls (its weight would be negative)
+    costs = np.where(stated, np.abs(rng.normal(size=(pairs, claims))) * 0.5 + np.outer(labels, effect).clip(0), 0.0)
+    print("\n| stacking | seconds (each run) | best | Newton steps |")
+    print("|---|---|---|---|")
+    results, best = {}, {}
+    for _ in range(repeats):
+        for way, fit in (("refits from zero", stack_from_zero), ("refits from the last fit", stack)):
+            seconds, steps, results[way] = newton_steps(fit, logits, costs, labels)
+            best.setdefault(way, []).append((seconds, steps))
+    for way, runs in best.items():
+        print(f"| {way} | {', '.join(f'{t:.1f}' for t, _ in runs)} | {min(t for t, _ in runs):.1f} | {runs[0][1]} |")
+    (a, a_bias), (b, b_bias) = results.values()
+    print(f"| last / zero | | {min(t for t, _ in best['refits from the last fit']) / min(t for t, _ in best['refits from zero']):.3f} | "
+          f"largest weight difference {max(np.abs(a - b).max(), abs(a_bias - b_bias)):.1e} |", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, nargs="*", default=[1000, 3000], help="catalog sizes of the heads (none: only the stacking)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=48_000)
+    ap.add_argument("--claims", type=int, default=400)
+    a = ap.parse_args()
+    print("| products | reduction | seconds (each run) | best | best, per 1,000 products |")
+    print("|---|---|---|---|---|")
+    for n in a.n:
+        rng = np.random.default_rng(0)
+        x = {view: rng.standard_normal((n, sum(INPUTS.values())), dtype=np.float32) for view in ("whole", "product")}
+        labels = {f"slot {k}": rng.integers(-1, CLASSES, n) for k in range(COLUMNS)}
+        words = {column: (rng.random((n, WORDS)) < 0.02).astype(np.int64) for column in ("title", "description")}
+        folds = np.arange(n) % 3
+        times: dict[str, list[float]] = {"per heads": [], "shared": []}
+        heads = {}
+        for _ in range(a.repeats):
+            for way in times:
+                seconds, heads[way] = round_of_heads(x, labels, words, folds, way == "shared")
+                times[way].append(seconds)
+        same = all(np.array_equal(p.log_probs(x)["title"], s.log_probs(x)["title"]) for p, s in zip(heads["per heads"], heads["shared"]))
+        for way, runs in times.items():
+            print(f"| {n} | {way} | {', '.join(f'{t:.1f}' for t in runs)} | {min(runs):.1f} | {1000 * min(runs) / n:.1f} |")
+        print(f"| {n} | shared / per heads | | {min(times['shared']) / min(times['per heads']):.3f} | word heads the same: {same} |",
+              flush=True)
+    stacking(a.pairs, a.claims, a.repeats)
+
+
+if __name__ == "__main__":
+    main()

@@ -28,11 +28,14 @@ def command(*args) -> list[str]:
     return [sys.executable, "-m", "tests.killable", *map(str, args)]
 
 
+HANG = 900  # seconds without reaching the kill point after which the command counts as hung
+
+
 def run_until(args: list, log: Path, kind: str, count: int, slow: float) -> None:
     """Start the command; SIGKILL it once `count` units of `kind` have been computed."""
     env = {**os.environ, "MMAUDIT_TEST_LOG": str(log), "MMAUDIT_TEST_SLOW": str(slow)}
     process = subprocess.Popen(command(*args), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + HANG  # a guard against a hang, not a time limit: a fold took over 120 s on 2 busy cores
     while units(log, kind) < count:
         assert process.poll() is None, f"finished before the kill point: {process.stderr.read().decode()[-2000:]}"
         assert time.monotonic() < deadline, "kill point never reached"

@@ -8,7 +8,8 @@ Each size is a catalog from `bench/synthetic_catalog.py` (variants of the shared
 instead of running the towers, whose time is per photo and per text and measured against the whole audit by
 `bench/audit_speed.py`; with `--towers` the towers run (cold cache). Then the stages as a user runs them, each timed with
 its peak memory. Prints seconds per 1,000 products and peak MiB per stage and size, and each stage's time per product at
-the largest size over the smallest: about 1 is linear growth.
+the largest size over the smallest: about 1 is linear growth; and the claim heads' outputs at each size (classes of the
+attribute columns and title slots, words tried), on which `train`'s time per product depends.
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ from pathlib import Path
 
 from quality import MMAUDIT, ROOT, timed
 from synthetic_catalog import fill_features, write_catalog
+
+
+def head_outputs(model: Path) -> dict:
+    """What the claim heads of a trained model predict: classes of the attribute columns and slots, words tried (their
+    width is most of `train`'s arithmetic per product, so it says whether a size's time per product compares)."""
+    config = json.loads((model / "config.json").read_text())
+    metrics = json.loads((model / "metrics.json").read_text())
+    return {"classes": sum(len(classes) for classes in config.get("attributes", {}).values()),
+            "slots": len(config.get("slots", {})), "words_tried": sum(w["tried"] for w in metrics.get("words", {}).values())}
 
 
 def main() -> None:
@@ -57,7 +67,9 @@ def main() -> None:
         for stage, cmd in stages.items():
             times[stage] = timed(cmd)
             print(f"{n}: {stage} {times[stage][0]:.0f} s, peak {times[stage][1]} MiB", file=sys.stderr, flush=True)
-        rows.append({"n": n, "stages": {s: {"seconds": t, "peak_mib": m} for s, (t, m) in times.items()}})
+        rows.append({"n": n, "stages": {s: {"seconds": t, "peak_mib": m} for s, (t, m) in times.items()},
+                     "head_outputs": head_outputs(w / "model")})
+        print(f"{n}: claim heads' outputs {rows[-1]['head_outputs']}", file=sys.stderr, flush=True)
         path.write_text(json.dumps({"date": started.isoformat(timespec="minutes"), "towers": a.towers, "rows": rows}, indent=1))
     stages = list(rows[0]["stages"])
     print("| stage | " + " | ".join(f"{r['n']:,}: s per 1,000 / peak MiB" for r in rows) + " | per product, largest / smallest |")

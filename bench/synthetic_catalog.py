@@ -47,7 +47,7 @@ def variant_photo(source: Path, target: Path, variant: int) -> None:
 
 
 def write_catalog(n: int, out: Path) -> pd.DataFrame:
-    """OUT/products.csv and OUT/images/ of `n` variants (kept when they are already there for this `n`)."""
+    """OUT/products.csv and OUT/images/ of `n` variants (kept when they are already there, the same)."""
     from rich.progress import track
 
     base = pd.read_csv(DATA / "products.csv", dtype=str, keep_default_na=False)
@@ -59,8 +59,10 @@ def write_catalog(n: int, out: Path) -> pd.DataFrame:
     rows["description"] = [d if v == 0 else f"{d} (lot {v})" for d, v in zip(rows.description, variant)]
     rows["image"] = [f"images/{i}.jpg" for i in k]
     catalog = out / "products.csv"
-    if catalog.exists() and len(pd.read_csv(catalog, usecols=["id"])) == n:
-        return rows
+    if catalog.exists():  # kept when written for this `n` in this layout (an older one marked the copies' titles)
+        written = pd.read_csv(catalog, usecols=["id", "title", "description"], dtype=str, keep_default_na=False)
+        if written.equals(rows[["id", "title", "description"]]):
+            return rows
     (out / "images").mkdir(parents=True, exist_ok=True)
     for i, base_image, v in track(list(zip(k, base.image.iloc[k % len(base)], variant)), description="photos",
                                   console=_stderr()):

@@ -7,9 +7,8 @@ Product k is a variant of the shared catalog's product k mod 9,583 (variant v = 
 product's photo cropped by a few pixels, mirrored on odd variants and made a little lighter or darker (a new file, new
 bytes, a picture of its own); its description gets " (lot v)" from the second variant on (a text of its own); its other
 columns, the title too, are copied. The title stays the base's: the title slots are mined from titles "the same but
-for one word", and a word added to every copy would count each such pair of titles again (once per copy's title),
-linking words on half the evidence the shared catalog gives them: at 30,000 products the slots merged into one slot of
-522 values, twice the claim heads' outputs of the shared catalog (a cost of the copies, not of the catalog's size).
+for one word", and a word added to every copy's title would count each such pair of titles again and merge the slots
+(docs/decisions/2026-12-02-synthetic-copies-keep-titles.md).
 Writes OUT/products.csv and OUT/images/.
 
 `--features BASE_CACHE` also writes, into OUT/features, the feature cache the offline default would compute for the

@@ -23,15 +23,28 @@ def candidates(feats: dict, count: int) -> np.ndarray:
     photo_index = build_index(feats["photo"])
     _, by_photo = search(photo_index, feats["photo"], count + 1)
     _, by_text = search(build_index(feats["text"]), feats["text"], count + 1)
-    known = ((by_text >= 0) & (by_text != np.arange(len(by_text))[:, None]))[..., None]  # not its own (maybe wrong) photo
-    expected = (feats["photo"][by_text.clip(0)] * known).sum(1) / np.maximum(known.sum(1), 1)
-    expected /= np.maximum(np.linalg.norm(expected, axis=1, keepdims=True), 1e-9)
-    _, by_expected = search(photo_index, expected.astype(np.float32), count)
+    _, by_expected = search(photo_index, expected_photos(feats["photo"], by_text), count)
     found = np.concatenate([by_photo, by_text, by_expected], 1)
     out = np.full((len(found), 3 * count), -1, dtype=np.int64)
     for i, row in enumerate(found):
         unique = [j for j in dict.fromkeys(row.tolist()) if j != i and j >= 0][: 3 * count]
         out[i, :len(unique)] = unique
+    return out
+
+
+EXPECTED_ROWS = 1024  # rows per step of `expected_photos`: its gather holds rows x neighbours x photo dimensions
+
+
+def expected_photos(photos: np.ndarray, by_text: np.ndarray) -> np.ndarray:
+    """[rows, dims] float32: per row, the unit mean photo of its text neighbours (-1 pads and the row itself left out),
+    a step of `EXPECTED_ROWS` rows at a time, so memory does not grow with the catalog (a million rows at once would
+    gather 21 x 1,280 floats each)."""
+    out = np.zeros((len(by_text), photos.shape[1]), dtype=np.float32)
+    for start in range(0, len(by_text), EXPECTED_ROWS):
+        near = by_text[start:start + EXPECTED_ROWS]
+        known = ((near >= 0) & (near != np.arange(start, start + len(near))[:, None]))[..., None]  # not its own (maybe wrong) photo
+        mean = (photos[near.clip(0)] * known).sum(1) / np.maximum(known.sum(1), 1)
+        out[start:start + len(near)] = mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-9)
     return out
 
 

@@ -7,7 +7,8 @@ import pandas as pd
 
 from mmaudit.models.claims import Claims
 from mmaudit.models.columns import ColumnClaims
-from mmaudit.exchanges import exchange_gain, far_candidates, one_exchange_each, with_more_candidates
+import mmaudit.exchanges as exchanges
+from mmaudit.exchanges import exchange_gain, expected_photos, far_candidates, one_exchange_each, with_more_candidates
 from mmaudit.flag_threshold import robust_scales
 from mmaudit.models.judge import CatalogJudge, Weighting
 
@@ -144,3 +145,18 @@ def test_far_candidates_already_among_the_look_alikes_are_not_repeated():
     near = np.array([[1, 2, -1], [0, 2, -1], [0, 1, -1]])
     far = np.array([[2, 5], [-1, -1], [4, 1]])
     assert with_more_candidates(near, far).tolist() == [[1, 2, -1, -1, 5], [0, 2, -1, -1, -1], [0, 1, -1, 4, -1]]
+
+
+def test_the_expected_photo_is_the_same_in_steps_as_at_once(monkeypatch):
+    rng = np.random.default_rng(0)
+    photos = rng.normal(size=(10, 4)).astype(np.float32)
+    by_text = rng.integers(-1, 10, size=(10, 3))
+    by_text[:, 0] = np.arange(10)  # a row's own text is its nearest: its own (maybe wrong) photo is never expected
+    known = ((by_text >= 0) & (by_text != np.arange(10)[:, None]))[..., None]
+    mean = (photos[by_text.clip(0)] * known).sum(1) / np.maximum(known.sum(1), 1)
+    at_once = (mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-9)).astype(np.float32)
+    monkeypatch.setattr(exchanges, "EXPECTED_ROWS", 3)  # steps of 3, 3, 3 and 1 rows
+    stepped = expected_photos(photos, by_text)
+    assert stepped.dtype == np.float32 and np.array_equal(stepped, at_once)
+    lonely = np.column_stack([np.arange(10), np.full((10, 2), -1)])  # no neighbour but itself: no expected photo
+    assert not expected_photos(photos, lonely).any()

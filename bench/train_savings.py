@@ -70,13 +70,20 @@ def newton_steps(fit, *args) -> tuple[float, int, tuple]:
         np.linalg.solve = solve
 
 
-def stacking(pairs: int, claims: int, repeats: int) -> None:
+def stacking_inputs(pairs: int, claims: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A pair model's logits, `claims` costs and the labels of `pairs` pairs, a third of them matches, each claim stated
+    by 3% of the texts."""
     rng = np.random.default_rng(0)
     labels = (rng.random(pairs) < 2 / 3).astype(np.int64)  # 1: a mismatch
     logits = rng.normal(size=pairs) + 2.5 * (labels - 0.5)
     stated = rng.random((pairs, claims)) < 0.03
     effect = rng.normal(0, 0.6, claims)  # a claim's cost rises with a mismatch, or falls (its weight would be negative)
     costs = np.where(stated, np.abs(rng.normal(size=(pairs, claims))) * 0.5 + np.outer(labels, effect).clip(0), 0.0)
+    return logits, costs, labels
+
+
+def stacking(pairs: int, claims: int, repeats: int) -> None:
+    logits, costs, labels = stacking_inputs(pairs, claims)
     print("\n| stacking | seconds (each run) | best | Newton steps |")
     print("|---|---|---|---|")
     results, best = {}, {}

@@ -66,16 +66,22 @@ def stack(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray) -> tup
     """Weigh the pair model's logit and each attribute claim's cost (a logistic model) on held-out pairs.
     Weights are kept non-negative (a contradicted claim never makes a pair fit better): a column that
     gets a negative weight is dropped and the rest refitted."""
+    # fitted on standardized columns with a ridge in proportion to the pairs, so that where a claim separates the
+    # pairs, the weights stay finite; standardized in place and its spread read 64 columns at a time, as a copy of
+    # the costs is a gigabyte at `STACKED_PAIRS`
     x = np.column_stack([pair_logits, costs])
-    spread = x.std(0) + 1e-9  # fitted on standardized columns with a ridge in proportion to the pairs, so that
-    active = np.ones(x.shape[1], dtype=bool)  # where a claim separates the pairs, the weights stay finite
+    spread = np.concatenate([x[:, c:c + 64].std(0) for c in range(0, x.shape[1], 64)]) + 1e-9
+    x /= spread
+    active = np.arange(x.shape[1])  # the columns fitted, kept in x's first columns (moved there in place, not copied)
     fitted = None
     while True:
-        fitted = fit_logistic(x[:, active] / spread[active], labels, ridge=1e-3 * len(x), start=fitted)
+        fitted = fit_logistic(x[:, :len(active)], labels, ridge=1e-3 * len(x), start=fitted)
         kept = fitted[:-1] >= 0
         if kept.all():
             break
-        active[np.flatnonzero(active)[~kept]] = False
+        for k, column in enumerate(np.flatnonzero(kept)):  # column >= k: no column is overwritten before it moves
+            x[:, k] = x[:, column]
+        active = active[kept]
         fitted = np.append(fitted[:-1][kept], fitted[-1])  # the refit starts where this fit ended, less the dropped columns
     weights = np.zeros(x.shape[1])
     weights[active] = fitted[:-1] / spread[active]

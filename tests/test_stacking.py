@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmaudit.metrics import fit_logistic
+import mmaudit.metrics as metrics
+from mmaudit.metrics import curvature, fit_logistic
 from mmaudit.train import stack
 
 
@@ -39,3 +40,26 @@ def test_stacked_weights_are_non_negative_and_those_of_the_columns_kept():
     alone = fit_logistic(x / spread, y, ridge=1e-3 * len(x))
     np.testing.assert_allclose(weights[kept], alone[:-1] / spread, atol=1e-7)
     np.testing.assert_allclose(bias, alone[-1], atol=1e-7)
+
+
+def test_the_curvature_summed_in_steps_is_the_whole_one(monkeypatch):
+    logit, costs, y = pairs()
+    x = np.column_stack([logit, costs])
+    row_weights = np.random.default_rng(1).random(len(x))
+    ones = np.column_stack([x, np.ones(len(x))])
+    whole = ones.T @ (ones * row_weights[:, None])
+    monkeypatch.setattr(metrics, "NEWTON_ROWS", 999)  # 4,000 rows in five steps, the last one short
+    np.testing.assert_allclose(curvature(x, row_weights), whole, rtol=1e-12)
+    np.testing.assert_allclose(fit_logistic(x, y, ridge=1.0), _fit_in_one_step(x, y), atol=1e-8)
+
+
+def _fit_in_one_step(x, y, ridge=1.0):
+    """Newton's method written out on the features with their column of ones, the curvature in one product."""
+    ones = np.column_stack([x, np.ones(len(x))])
+    balance = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+    w = np.zeros(ones.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-ones @ w))
+        grad = ones.T @ (balance * (p - y)) + ridge * w
+        w -= np.linalg.solve(ones.T @ (ones * (balance * p * (1 - p))[:, None]) + ridge * np.eye(len(w)), grad)
+    return w

@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
-"""Two savings of `mmaudit train` against the way before, on random inputs of the shipped shapes
+"""Three savings of `mmaudit train` against the way before, on random inputs of the shipped shapes
 (docs/decisions/2026-12-02-train-work-done-once.md):
 
 1. the claim heads of one round (attribute columns, then the words of two text columns; every fold and view) with the
    inputs' reduction fitted by each heads, against fitted once and shared;
-2. the weightings' fit (`train.stack`): each refit from zero, against from where the last fit ended.
+2. the same heads with the plain AdamW (element by element, a dozen passes over the weights) against the fused one
+   (one pass; `head_fitting.fit_stacked`);
+3. the weightings' fit (`train.stack`): each refit from zero, against from where the last fit ended.
 
     python bench/train_savings.py [--n 1000 3000] [--repeats 3] [--pairs 48000] [--claims 400]
 
 Inputs per view as `attributes.photo_inputs` makes them from the offline towers (1,280 tower, 49 x 6 colour, 296
 palette, 744 earlier-stage inputs), two views, three folds; 16 columns of 20 classes (the slots of a title) and two text
-columns of 300 words. The two ways alternate, `repeats` times each, and the word heads they train are compared: the
-same weights, so the shared reduction is only time saved. The stacking: a pair model's logit and `claims` costs of
+columns of 300 words. The three ways (reduction per heads and plain AdamW, the way before both; shared and plain;
+shared and fused, as shipped) alternate, `repeats` times each, and the word heads they train are compared: the same
+weights (the fused optimizer's to float rounding), so both are only time saved. The stacking: a pair model's logit and `claims` costs of
 `pairs` pairs, a third of them matches, each claim stated by 3% of the texts; the weights of both ways are compared.
 Ratios within one run are what to compare.
 """
@@ -20,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from contextlib import contextmanager
 
 import numpy as np
+import torch
 
 from mmaudit import metrics
 from mmaudit.config import TrainConfig
@@ -32,15 +37,30 @@ INPUTS = {"photo": 1280, "colour": 49 * 6, "palette": 296, "detail": 744}
 COLUMNS, CLASSES, WORDS = 16, 20, 300
 
 
-def round_of_heads(x: dict, labels: dict, words: dict, folds: np.ndarray, shared: bool) -> tuple[float, list]:
+WAYS = {"reduction per heads, plain AdamW": (False, False), "shared, plain AdamW": (True, False), "shared, fused AdamW": (True, True)}
+
+
+@contextmanager
+def adamw(fused: bool):
+    """The claim heads' AdamW fused (as shipped) or plain."""
+    shipped = torch.optim.AdamW
+    torch.optim.AdamW = lambda params, **kw: shipped(params, **{**kw, "fused": fused})
+    try:
+        yield
+    finally:
+        torch.optim.AdamW = shipped
+
+
+def round_of_heads(x: dict, labels: dict, words: dict, folds: np.ndarray, shared: bool, fused: bool) -> tuple[float, list]:
     """Seconds to fit the attribute heads and the word heads of one round, and the word heads."""
     config, dims, none_left_out = TrainConfig(), {"photo": INPUTS["photo"], "detail": INPUTS["detail"]}, np.zeros(0, np.int64)
     reductions = {} if shared else None
-    start = time.perf_counter()
-    fit_heads(config, x, dims, labels, {c: CLASSES for c in labels}, folds, none_left_out, reductions=reductions)
-    word_heads = fit_heads(config, x, dims, words, {c: WORDS for c in words}, folds, none_left_out, frozenset(words),
-                           WORD_MEMBERS, reductions)
-    return time.perf_counter() - start, word_heads
+    with adamw(fused):
+        start = time.perf_counter()
+        fit_heads(config, x, dims, labels, {c: CLASSES for c in labels}, folds, none_left_out, reductions=reductions)
+        word_heads = fit_heads(config, x, dims, words, {c: WORDS for c in words}, folds, none_left_out, frozenset(words),
+                               WORD_MEMBERS, reductions)
+        return time.perf_counter() - start, word_heads
 
 
 def stack_from_zero(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
@@ -113,17 +133,22 @@ def main() -> None:
         labels = {f"slot {k}": rng.integers(-1, CLASSES, n) for k in range(COLUMNS)}
         words = {column: (rng.random((n, WORDS)) < 0.02).astype(np.int64) for column in ("title", "description")}
         folds = np.arange(n) % 3
-        times: dict[str, list[float]] = {"per heads": [], "shared": []}
+        times: dict[str, list[float]] = {way: [] for way in WAYS}
         heads = {}
         for _ in range(a.repeats):
-            for way in times:
-                seconds, heads[way] = round_of_heads(x, labels, words, folds, way == "shared")
+            for way, (shared, fused) in WAYS.items():
+                seconds, heads[way] = round_of_heads(x, labels, words, folds, shared, fused)
                 times[way].append(seconds)
-        same = all(np.array_equal(p.log_probs(x)["title"], s.log_probs(x)["title"]) for p, s in zip(heads["per heads"], heads["shared"]))
         for way, runs in times.items():
             print(f"| {n} | {way} | {', '.join(f'{t:.1f}' for t in runs)} | {min(runs):.1f} | {1000 * min(runs) / n:.1f} |")
-        print(f"| {n} | shared / per heads | | {min(times['shared']) / min(times['per heads']):.3f} | word heads the same: {same} |",
-              flush=True)
+        before, plain, fused = (heads[way] for way in WAYS)
+        same = all(np.array_equal(b.log_probs(x)["title"], p.log_probs(x)["title"]) for b, p in zip(before, plain))
+        apart = max(float(np.abs(p.log_probs(x)["title"] - f.log_probs(x)["title"]).max()) for p, f in zip(plain, fused))
+        best = {way: min(runs) for way, runs in times.items()}
+        print(f"| {n} | shared / per heads | | {best['shared, plain AdamW'] / best['reduction per heads, plain AdamW']:.3f} | "
+              f"word heads the same: {same} |")
+        print(f"| {n} | fused / plain | | {best['shared, fused AdamW'] / best['shared, plain AdamW']:.3f} | "
+              f"word heads' log-probabilities apart by at most {apart:.1e} |", flush=True)
     stacking(a.pairs, a.claims, a.repeats)
 
 

@@ -66,3 +66,23 @@ def test_the_stacked_losses_are_the_losses_of_each_network_alone():
     yes_or_no = sum(alone(yes_no(out[k]), labels[k]) for k in range(3))
     torch.testing.assert_close(column_loss(out, classes, multilabel=False), softmax)
     torch.testing.assert_close(column_loss(out, labels, multilabel=True), yes_or_no)
+
+
+def test_the_fused_optimizer_ends_at_the_weights_of_the_plain_one(monkeypatch):
+    """The heads' AdamW runs fused (one pass over the weights); trained with the plain one, element by element, the
+    same networks on the same draws end at the same weights, to float rounding."""
+    rng = np.random.default_rng(3)
+    z = torch.from_numpy(rng.normal(size=(600, 6)).astype(np.float32))
+    codes = {"colour": (z[:, 0] > 0).long(), "words": (z[:, 1:4] > 0).long()}
+
+    def trained() -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        jobs = [Job(network(6, {"colour": 2, "words": 3}), z, codes) for _ in range(2)]
+        fit_together(jobs, epochs=20, multilabel=frozenset({"words"}), seed=0)
+        return [p.detach().clone() for job in jobs for p in job.network.parameters()]
+
+    fused = trained()
+    plain = torch.optim.AdamW
+    monkeypatch.setattr(torch.optim, "AdamW", lambda params, **kw: plain(params, **{**kw, "fused": False}))
+    for a, b in zip(fused, trained()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

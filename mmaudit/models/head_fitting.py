@@ -49,7 +49,8 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
     columns = list(jobs[0].network["heads"])
     w1, b1, w2, b2, slices = stacked_weights(jobs, columns)
     params = [w1, b1, w2, b2]
-    optimizer = torch.optim.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY)
+    # fused: the same update in one pass over the weights instead of a dozen (a fifth of a step unfused)
+    optimizer = torch.optim.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY, fused=True)
     inputs, codes, group, rows = shared_inputs(jobs, columns)
     dropout = jobs[0].network["trunk"][-1].p
     picks = torch.arange(inputs.shape[1])  # an epoch: as many rows as the largest network's, in batches of BATCH

@@ -14,8 +14,9 @@ Inputs per view as `attributes.photo_inputs` makes them from the offline towers 
 palette, 744 earlier-stage inputs), two views, three folds; 16 columns of 20 classes (the slots of a title) and two text
 columns of 300 words. The three ways (reduction per heads and plain AdamW, the way before both; shared and plain;
 shared and fused, as shipped) alternate, `repeats` times each, and the word heads they train are compared: the same
-weights (the fused optimizer's to float rounding), so both are only time saved. The stacking: a pair model's logit and `claims` costs of
-`pairs` pairs, a third of them matches, each claim stated by 3% of the texts; the weights of both ways are compared.
+weights (the fused optimizer's to float rounding), so both are only time saved. The stacking: a pair model's logit
+and `claims` costs of `pairs` pairs, a third of them matches, each claim stated by 3% of the texts; the weights of both
+ways are compared.
 Ratios within one run are what to compare.
 """
 

@@ -81,8 +81,10 @@ def test_the_fused_optimizer_ends_at_the_weights_of_the_plain_one(monkeypatch):
         fit_together(jobs, epochs=20, multilabel=frozenset({"words"}), seed=0)
         return [p.detach().clone() for job in jobs for p in job.network.parameters()]
 
+    plain, asked = torch.optim.AdamW, []
+    monkeypatch.setattr(torch.optim, "AdamW", lambda params, **kw: asked.append(kw.get("fused")) or plain(params, **kw))
     fused = trained()
-    plain = torch.optim.AdamW
+    assert asked == [True]  # the shipped training asks for the fused one
     monkeypatch.setattr(torch.optim, "AdamW", lambda params, **kw: plain(params, **{**kw, "fused": False}))
     for a, b in zip(fused, trained()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -8,6 +8,7 @@ from torch import nn
 
 from mmaudit.models.attributes import yes_no
 from mmaudit.models.head_fitting import SMOOTHING, Job, column_loss, fit_together
+from mmaudit.models.words import word_labels
 
 
 def network(inputs: int, classes: dict[str, int], hidden: int = 16) -> nn.ModuleDict:
@@ -88,3 +89,21 @@ def test_the_fused_optimizer_ends_at_the_weights_of_the_plain_one(monkeypatch):
     monkeypatch.setattr(torch.optim, "AdamW", lambda params, **kw: plain(params, **{**kw, "fused": False}))
     for a, b in zip(fused, trained()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_yes_no_labels_held_in_one_byte_train_the_same_weights():
+    """The words' labels are held as int8 (`words.word_labels`: [products, words] per text column, copied per fold and
+    view while the heads train): the same networks on the same draws end at exactly the weights int64 labels give."""
+    rng = np.random.default_rng(4)
+    z = torch.from_numpy(rng.normal(size=(500, 6)).astype(np.float32))
+    labels = np.where(rng.random((500, 4)) < 0.1, -1, (z[:, :4].numpy() > 0)).astype(np.int64)
+
+    def trained(dtype: np.dtype) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        jobs = [Job(network(6, {"words": 4}), z, {"words": torch.from_numpy(labels.astype(dtype))})]
+        fit_together(jobs, epochs=5, multilabel=frozenset({"words"}), seed=0)
+        return [p.detach().clone() for p in jobs[0].network.parameters()]
+
+    assert word_labels(np.array([[0, 2], [-1, -1]]), 3).dtype == np.int8
+    for a, b in zip(trained(np.int8), trained(np.int64)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -64,8 +64,9 @@ def stated_words(texts: pd.Series, vocabulary: list[str]) -> np.ndarray:
 
 
 def word_labels(stated: np.ndarray, size: int) -> np.ndarray:
-    """[texts, size] 1 where the text states the word, else 0 (the heads' training labels)."""
-    out = np.zeros((len(stated), size), dtype=np.int64)
+    """[texts, size] 1 where the text states the word, else 0 (the heads' training labels). One byte each: a catalog's
+    labels are [products, words] per text column, and the heads' training holds a padded copy per fold and view."""
+    out = np.zeros((len(stated), size), dtype=np.int8)
     rows, slots = np.nonzero(stated >= 0)
     out[rows, stated[rows, slots]] = 1
     return out

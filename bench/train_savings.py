@@ -64,9 +64,8 @@ def round_of_heads(x: dict, labels: dict, words: dict, folds: np.ndarray, shared
         return time.perf_counter() - start, word_heads
 
 
-def stack_from_zero(pair_logits: np.ndarray, costs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
-    """`train.stack` as it was: every refit from zero."""
-    x = np.column_stack([pair_logits, costs])
+def stack_from_zero(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
+    """`train.stack` as it was: every refit from zero (`x`: the pair model's logit, then each claim's cost)."""
     spread = x.std(0) + 1e-9
     active = np.ones(x.shape[1], dtype=bool)
     while True:
@@ -110,7 +109,7 @@ def stacking(pairs: int, claims: int, repeats: int) -> None:
     results, best = {}, {}
     for _ in range(repeats):
         for way, fit in (("refits from zero", stack_from_zero), ("refits from the last fit", stack)):
-            seconds, steps, results[way] = newton_steps(fit, logits, costs, labels)
+            seconds, steps, results[way] = newton_steps(fit, np.column_stack([logits, costs]), labels)  # `stack` overwrites it
             best.setdefault(way, []).append((seconds, steps))
     for way, runs in best.items():
         print(f"| {way} | {', '.join(f'{t:.1f}' for t, _ in runs)} | {min(t for t, _ in runs):.1f} | {runs[0][1]} |")

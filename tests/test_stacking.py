@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 import mmaudit.metrics as metrics
+import mmaudit.models.claims as claims_module
 from mmaudit.metrics import curvature, fit_logistic
-from mmaudit.train import stack
+from mmaudit.models.claims import Claims
+from mmaudit.models.columns import ColumnClaims
+from mmaudit.models.words import WordClaims
+from mmaudit.train import stack, stacking_columns
 
 
 def pairs(seed: int = 0, n: int = 4000):
@@ -32,7 +36,7 @@ def test_stacked_weights_are_non_negative_and_those_of_the_columns_kept():
     """The claim whose cost falls with a mismatch is dropped (weight 0), and the weights left are a fit on the columns
     kept alone: refitting from where the last fit ended changes where it ends by nothing."""
     logit, costs, y = pairs()
-    weights, bias = stack(logit, costs, y)
+    weights, bias = stack(np.column_stack([logit, costs]), y)
     assert weights[2] == 0 and (weights >= 0).all() and weights[1] > 0
     kept = np.flatnonzero(weights != 0)
     x = np.column_stack([logit, costs])[:, kept]
@@ -63,3 +67,21 @@ def _fit_in_one_step(x, y, ridge=1.0):
         grad = ones.T @ (balance * (p - y)) + ridge * w
         w -= np.linalg.solve(ones.T @ (ones * (balance * p * (1 - p))[:, None]) + ridge * np.eye(len(w)), grad)
     return w
+
+
+def test_the_claims_costs_written_a_block_of_rows_at_a_time_are_the_parts_side_by_side(monkeypatch):
+    """`Claims.costs` fills one array (the weightings' fit reads it in place) from every part, `COST_ROWS` pairs at a time:
+    the same numbers as each part's costs of all the pairs at once, placed after the pair model's logit by
+    `stacking_columns`."""
+    rng = np.random.default_rng(5)
+    words = WordClaims("title", ["red", "blue", "shirt"], np.array([[0, 2], [1, -1], [-1, -1], [2, 0]]),
+                       np.log(rng.dirichlet([1, 1], size=(4, 3))).astype(np.float32))
+    colours = ColumnClaims({"colour": ["Blue", "Red", "other"]}, {"colour": np.array([1, 0, -1, 2])},
+                           {"colour": np.log(rng.dirichlet([1, 1, 1], size=4)).astype(np.float32)}, {})
+    claims = Claims([colours, words])
+    t, p = rng.integers(0, 4, 23), rng.integers(0, 4, 23)
+    whole = np.column_stack([colours.costs(t, p), words.costs(t, p)])
+    monkeypatch.setattr(claims_module, "COST_ROWS", 5)  # 23 pairs in five blocks, the last one short
+    np.testing.assert_array_equal(claims.costs(t, p), whole)
+    logits = rng.normal(size=23)
+    np.testing.assert_array_equal(stacking_columns(claims, logits, t, p), np.column_stack([logits, whole]))

@@ -42,20 +42,23 @@ class Claims:
     def names(self) -> list[str]:
         return [name for part in self.parts for name in part.names]
 
-    def _split(self, weights: np.ndarray) -> list[np.ndarray]:
+    def _columns(self) -> list[slice]:
+        """Each part's columns among the claims'."""
         bounds = np.cumsum([0] + [len(p.names) for p in self.parts])
-        return [np.asarray(weights[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def _split(self, weights: np.ndarray) -> list[np.ndarray]:
+        return [np.asarray(weights[columns]) for columns in self._columns()]
 
     def costs(self, text_rows: np.ndarray, photo_rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """[pairs, claims]: every part's cost columns side by side, written into `out` when given, `COST_ROWS` pairs at a
         time: the weightings' fit reads hundreds of columns for up to 200,000 pairs, and the parts' own arrays beside
         the whole would double it."""
         out = np.empty((len(text_rows), len(self.names))) if out is None else out
-        bounds = np.cumsum([0] + [len(p.names) for p in self.parts])
         for s in range(0, len(text_rows), COST_ROWS):
             rows = slice(s, s + COST_ROWS)
-            for part, a, b in zip(self.parts, bounds[:-1], bounds[1:]):
-                out[rows, a:b] = part.costs(text_rows[rows], photo_rows[rows])
+            for part, columns in zip(self.parts, self._columns()):
+                out[rows, columns] = part.costs(text_rows[rows], photo_rows[rows])
         return out
 
     def softened(self, temperature: float) -> "Claims":

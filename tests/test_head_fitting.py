@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import torch
 from torch import nn
@@ -107,3 +110,23 @@ def test_yes_no_labels_held_in_one_byte_train_the_same_weights():
     assert word_labels(np.array([[0, 2], [-1, -1]]), 3).dtype == np.int8
     for a, b in zip(trained(np.int8), trained(np.int64)):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_the_inputs_move_into_the_stacked_table_and_are_held_once():
+    """The networks' standardized inputs (they grow with the catalog) are padded into one table to train; each job's
+    `z` then becomes its rows of that table, with the same values, and the table it had is released, not kept beside
+    the padded copy."""
+    rng = np.random.default_rng(5)
+    tables = [torch.from_numpy(rng.normal(size=(n, 6)).astype(np.float32)) for n in (300, 280)]
+    codes = [{"c": torch.from_numpy(rng.integers(0, 3, n))} for n in (300, 280)]
+    jobs = [Job(network(6, {"c": 3}), tables[t], codes[t]) for t in (0, 0, 1)]  # two members of one table, one of another
+    values = [table.clone() for table in tables]
+    released = [weakref.ref(table) for table in tables]
+    del tables
+    fit_together(jobs, epochs=1, multilabel=frozenset(), seed=0)
+    gc.collect()
+    assert [ref() for ref in released] == [None, None]
+    for job, t in zip(jobs, (0, 0, 1)):
+        assert torch.equal(job.z, values[t])
+    assert len({job.z.untyped_storage().data_ptr() for job in jobs}) == 1  # one padded table holds them all
+    assert jobs[0].z.data_ptr() == jobs[1].z.data_ptr() != jobs[2].z.data_ptr()

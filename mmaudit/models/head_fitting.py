@@ -91,13 +91,17 @@ def stacked_weights(jobs: list[Job], columns: list[str]) -> tuple:
 
 def shared_inputs(jobs: list[Job], columns: list[str]) -> tuple:
     """The distinct input tables (members of one view and fold share theirs) padded to one [tables, rows, inputs] tensor,
-    each column's codes likewise, the table of each job, and each job's row count."""
-    tables, group = {}, []
+    each column's codes likewise, the table of each job, and each job's row count. The tables move into the padded
+    tensor one at a time: each job's `z` becomes its rows there, so the inputs are held once, not twice, while the
+    networks train (they grow with the catalog)."""
+    tables: dict[int, list[Job]] = {}  # the jobs of each table, in order of first use
     for job in jobs:
-        group.append(tables.setdefault(id(job.z), len(tables)))
-    firsts = {tables[id(job.z)]: job for job in jobs}
-    ordered = [firsts[k] for k in range(len(tables))]
-    longest = max(len(job.z) for job in ordered)
+        tables.setdefault(id(job.z), []).append(job)
+    index = {key: k for k, key in enumerate(tables)}
+    group = [index[id(job.z)] for job in jobs]
+    rows = torch.tensor([len(job.z) for job in jobs])
+    ordered = list(tables.values())
+    longest = int(rows.max())
 
     def padded(values: list[torch.Tensor], fill) -> torch.Tensor:
         out = torch.full((len(values), longest, *values[0].shape[1:]), fill, dtype=values[0].dtype)
@@ -105,9 +109,16 @@ def shared_inputs(jobs: list[Job], columns: list[str]) -> tuple:
             out[k, :len(v)] = v
         return out
 
-    inputs = padded([job.z for job in ordered], 0.0)
-    codes = {name: padded([job.codes[name] for job in ordered], -1) for name in columns}
-    return inputs, codes, torch.tensor(group), torch.tensor([len(job.z) for job in jobs])
+    codes = {name: padded([same[0].codes[name] for same in ordered], -1) for name in columns}
+    first = ordered[0][0].z
+    inputs = torch.empty((len(ordered), longest, first.shape[1]), dtype=first.dtype)  # pages filled as each table moves in
+    for k, same in enumerate(ordered):
+        z = same[0].z
+        inputs[k, :len(z)] = z
+        inputs[k, len(z):] = 0.0
+        for job in same:
+            job.z = inputs[k, :len(z)]
+    return inputs, codes, torch.tensor(group), rows
 
 
 def column_loss(out: torch.Tensor, y: torch.Tensor, multilabel: bool) -> torch.Tensor:

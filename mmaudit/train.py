@@ -435,6 +435,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
         fit_pairs = labels == 1
     folds_of = product_fold.fold.to_numpy()
     fold_models, histories, val_logits = fit_pair_models(config, settings, dims, feats, pairs, rows, folds_of, device, checkpoints)
+    del feats  # the pair models are fitted; the claim heads read their own copy (photo_x): the features go before they train
     job = HeadsJob(config, products, photo_x, dims, folds_of, encoded, title_col, slots, words)
     heads, word_heads = job.fit(confirmed_wrong)
     word_report = job.keep_predictable_words(word_heads) if words else {}

@@ -297,3 +297,28 @@ def test_a_title_that_names_another_value_makes_the_claim_either(pipeline):
     assert explain().startswith(f"colour: text says {colours[unlikely[0]]} (title: {colours[unlikely[1]]}), photo looks {colours[seen]}")
     edited.loc[r, "colour"], edited.loc[r, "title"] = "Sea Green", "shape"  # a value too rare to have its own class
     assert explain().startswith("colour: text says Sea Green, photo looks")  # as written, not the pooled class "other"
+
+
+def test_the_features_are_released_before_the_claim_heads_train(pipeline, tmp_path, monkeypatch):
+    """`train` holds the catalog's features for the pair models; the claim heads read their own copy of the photo
+    inputs, so every feature array is released before the heads train (at the peak of `train`'s memory)."""
+    import gc
+    import weakref
+
+    loaded, alive_at_fit = [], []
+    load, fit = train.load_training_data, train.HeadsJob.fit
+
+    def loading(*args, **kwargs):
+        out = load(*args, **kwargs)
+        loaded.extend(weakref.ref(array) for array in out[2].values())
+        return out
+
+    def fitting(self, left_out):
+        gc.collect()
+        alive_at_fit.append(sum(ref() is not None for ref in loaded))
+        return fit(self, left_out)
+
+    monkeypatch.setattr(train, "load_training_data", loading)
+    monkeypatch.setattr(train.HeadsJob, "fit", fitting)
+    train.run(pipeline["pairs"], tmp_path / "model", train.TrainConfig(epochs=1), pipeline["catalog"])
+    assert len(loaded) > 5 and alive_at_fit and set(alive_at_fit) == {0}

@@ -448,6 +448,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
         left_out = np.union1d(np.setdiff1d(suspicious_products(result["stacked"], pairs, t_rows, config.leave_out_suspicious),
                                            confirmed_ok), confirmed_wrong)
         log.info("claim heads: leaving out the %d most suspicious products and training again", len(left_out))
+        del heads, word_heads, sources, claims  # the first round's heads and readings of every photo go before the next trains
         heads, word_heads = job.fit(left_out)
         sources = job.sources(heads, word_heads if job.words else [])
         claims = job.claims(sources)

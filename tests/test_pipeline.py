@@ -299,26 +299,34 @@ def test_a_title_that_names_another_value_makes_the_claim_either(pipeline):
     assert explain().startswith("colour: text says Sea Green, photo looks")  # as written, not the pooled class "other"
 
 
-def test_the_features_are_released_before_the_claim_heads_train(pipeline, tmp_path, monkeypatch):
-    """`train` holds the catalog's features for the pair models; the claim heads read their own copy of the photo
-    inputs, so every feature array is released before the heads train (at the peak of `train`'s memory)."""
+def test_what_train_holds_per_product_is_released_before_the_claim_heads_train(pipeline, tmp_path, monkeypatch):
+    """The peak of `train`'s memory is the claim heads' training, and what it holds per product then is what grows with
+    the catalog: the catalog's features (read by the pair models; the heads read their own copy of the photo inputs)
+    are released before the first round of heads trains, and the first round's claims (every photo's readings)
+    before the second."""
     import gc
     import weakref
 
-    loaded, alive_at_fit = [], []
-    load, fit = train.load_training_data, train.HeadsJob.fit
+    features, claims, alive_at_fit = [], [], []
+    load, fit, read = train.load_training_data, train.HeadsJob.fit, train.HeadsJob.claims
 
     def loading(*args, **kwargs):
         out = load(*args, **kwargs)
-        loaded.extend(weakref.ref(array) for array in out[2].values())
+        features.extend(weakref.ref(array) for array in out[2].values())
+        return out
+
+    def reading(self, sources):
+        out = read(self, sources)
+        claims.append(weakref.ref(out))
         return out
 
     def fitting(self, left_out):
         gc.collect()
-        alive_at_fit.append(sum(ref() is not None for ref in loaded))
+        alive_at_fit.append(sum(ref() is not None for ref in features + claims))
         return fit(self, left_out)
 
     monkeypatch.setattr(train, "load_training_data", loading)
+    monkeypatch.setattr(train.HeadsJob, "claims", reading)
     monkeypatch.setattr(train.HeadsJob, "fit", fitting)
     train.run(pipeline["pairs"], tmp_path / "model", train.TrainConfig(epochs=1), pipeline["catalog"])
-    assert len(loaded) > 5 and alive_at_fit and set(alive_at_fit) == {0}
+    assert len(features) > 5 and len(claims) == 2 and alive_at_fit == [0, 0]

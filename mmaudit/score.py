@@ -117,6 +117,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     own_columns = judge.columns(rows, rows)
     own_exchange, own_fit = judge.weigh(own_columns), judge.weigh(own_columns, "fit")  # each product with its own photo
     near_partners = candidates(feats, config.candidates)
+    del feats  # the judge holds what it prepared of them: the rest (every photo's vectors) goes before the pairs are scored
     partners = with_more_candidates(near_partners, far_candidates(judge, own_exchange, own_fit, config.far_candidates))
     parts = Path(out).with_name(f".{Path(out).name}.parts-{_work_id(catalog_path, model_path, config)}")
     scored = _score_all(judge, partners, own_exchange, parts, engine, config.device)

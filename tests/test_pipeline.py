@@ -171,6 +171,33 @@ def test_scoring_resumes_and_matches_an_uninterrupted_run(pipeline, tmp_path, mo
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(pipeline["scores"]), check_exact=False, rtol=1e-4)
 
 
+def test_score_releases_the_photo_features_before_the_pairs_are_scored(pipeline, tmp_path, monkeypatch):
+    """Once the judge has prepared what it reads and the candidates are found, every photo's vectors (which grow with
+    the catalog) are released before the pairs are scored; the scores are the same."""
+    import gc
+    import weakref
+
+    photos, alive = [], []
+    load, score_all = score.product_features, score._score_all
+
+    def loading(*args, **kwargs):
+        out = load(*args, **kwargs)
+        photos.extend(weakref.ref(array) for name, array in out.items() if name != "text")  # the judge keeps the texts
+        return out
+
+    def scoring(*args, **kwargs):
+        gc.collect()
+        alive.append(sum(ref() is not None for ref in photos))
+        return score_all(*args, **kwargs)
+
+    monkeypatch.setattr(score, "product_features", loading)
+    monkeypatch.setattr(score, "_score_all", scoring)
+    out = tmp_path / "scores.parquet"
+    score.run(pipeline["catalog"], pipeline["model"], out)
+    assert len(photos) > 5 and alive == [0]
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(pipeline["scores"]), check_exact=False, rtol=1e-4)
+
+
 def test_saved_model_loads_to_identical_scores(pipeline, tmp_path):
     invoke("score", pipeline["catalog"], "-m", pipeline["model"], "-o", tmp_path / "again.parquet")
     a, b = pd.read_parquet(pipeline["scores"]), pd.read_parquet(tmp_path / "again.parquet")

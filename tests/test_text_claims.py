@@ -88,6 +88,21 @@ def test_the_claims_vectors_give_every_weighted_cost():
     np.testing.assert_allclose(constant[j] - (text[i] * photo[j]).sum(1), claims.costs(i, j) @ weights, rtol=1e-4, atol=1e-4)
 
 
+def test_the_word_claims_hold_one_array_per_product_and_word_their_readings():
+    """Every photo's log-odds of each word, and their lift, are computed where read: the claims (and their softer
+    reading, beside them while the weightings are fitted) hold no other [products, words] array, which would grow
+    with the catalog; the costs and vectors are the readings' log-odds."""
+    claims = _claims(products=12, words=5)
+    whole = [name for name, value in vars(claims).items() if isinstance(value, np.ndarray) and value.shape[:2] == (12, 5)]
+    assert whole == ["log_probs"]
+    log_odds = claims.log_probs[..., 1] - claims.log_probs[..., 0]
+    text, photo = np.repeat(np.arange(12), 12), np.tile(np.arange(12), 12)
+    stated = word_labels(claims.stated, 5)[text].astype(bool)
+    np.testing.assert_array_equal(claims.costs(text, photo), np.where(stated, -log_odds[photo], 0.0))
+    np.testing.assert_array_equal(claims.vectors(np.arange(12), np.ones(5))[1], log_odds)
+    np.testing.assert_array_equal(claims.softened(2.0).prior.shape, (5,))
+
+
 def test_the_explanation_names_the_word_and_what_the_photo_shows():
     p_yes = np.array([[0.03, 0.9, 0.1]])
     claims = WordClaims("title", ["black", "blue", "bag"], stated_words(pd.Series(["Black bag"]), ["black", "blue", "bag"]),

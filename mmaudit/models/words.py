@@ -106,19 +106,27 @@ def claim_names(column: str, vocabulary: list[str]) -> list[str]:
 @dataclass
 class WordClaims:
     """One text column's claims, as every product's photo reads them: `log_probs` [products, words, 2] (no, yes),
-    `stated` [products, most words] (vocabulary positions, -1 pads)."""
+    `stated` [products, most words] (vocabulary positions, -1 pads). The log-odds of a word and its lift (the log-odds
+    above how often photos show the word) are computed where read: whole [products, words] arrays of them, held for
+    the claims and again for their softer reading while the weightings are fitted, would grow with the catalog."""
 
     column: str
     vocabulary: list[str]
     stated: np.ndarray
     log_probs: np.ndarray
-    log_odds: np.ndarray = field(init=False, repr=False)
-    lift: np.ndarray = field(init=False, repr=False)
+    prior: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.log_odds = self.log_probs[..., 1] - self.log_probs[..., 0]
         share = np.exp(self.log_probs[..., 1]).mean(0).clip(1e-6, 1 - 1e-6)  # how often the photos show each word
-        self.lift = self.log_odds - np.log(share / (1 - share))
+        self.prior = np.log(share / (1 - share))
+
+    def log_odds(self, photo_rows, words=slice(None)) -> np.ndarray:
+        """log p(yes) - log p(no) of `words` as the photos of `photo_rows` read them (indexed as `log_probs`)."""
+        read = self.log_probs[photo_rows, words]
+        return read[..., 1] - read[..., 0]
+
+    def lift(self, photo_row: int, words: np.ndarray) -> np.ndarray:
+        return self.log_odds(photo_row, words) - self.prior[words]
 
     @property
     def names(self) -> list[str]:
@@ -129,7 +137,7 @@ class WordClaims:
         words = self.stated[text_rows]
         pairs, slots = np.nonzero(words >= 0)
         out = np.zeros((len(text_rows), len(self.vocabulary)))
-        out[pairs, words[pairs, slots]] = -self.log_odds[photo_rows[pairs], words[pairs, slots]]
+        out[pairs, words[pairs, slots]] = -self.log_odds(photo_rows[pairs], words[pairs, slots])
         return out
 
     def softened(self, temperature: float) -> "WordClaims":
@@ -139,7 +147,7 @@ class WordClaims:
         """(text, photo, photo constant) of `rows`, such that the weighted cost of text i with photo j is
         constant_j - text_i . photo_j (`weights`: one per word): the text's words one-hot, the photo's weighted log-odds."""
         text = word_labels(self.stated[rows], len(self.vocabulary)).astype(np.float32)
-        return text, (np.asarray(weights)[None, :] * self.log_odds[rows]).astype(np.float32), np.zeros(len(rows))
+        return text, (np.asarray(weights)[None, :] * self.log_odds(rows)).astype(np.float32), np.zeros(len(rows))
 
     def contradictions(self, rows: np.ndarray, weights: np.ndarray) -> list[str]:
         return [self.contradiction(int(row), weights) for row in rows]
@@ -155,12 +163,12 @@ class WordClaims:
         doubtful = words[(yes[words] < unlikely) & (weights[words] > 0)]
         if len(doubtful) == 0:
             return ""
-        weakest = int(doubtful[(-weights[doubtful] * self.lift[row, doubtful]).argmax()])
+        weakest = int(doubtful[(-weights[doubtful] * self.lift(row, doubtful)).argmax()])
         said = f'{self.column} says "{self.vocabulary[weakest]}" (photo {yes[weakest]:.0%})'
         shown = np.setdiff1d(np.flatnonzero((yes >= 0.5) & (weights > 0)), words)
         if len(shown) == 0:
             return said
-        best = int(shown[(weights[shown] * self.lift[row, shown]).argmax()])
+        best = int(shown[(weights[shown] * self.lift(row, shown)).argmax()])
         return said + f', photo looks like "{self.vocabulary[best]}" ({yes[best]:.0%})'
 
 

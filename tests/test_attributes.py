@@ -130,3 +130,27 @@ def test_heads_of_the_same_photos_fit_their_inputs_reduction_once(monkeypatch):
     assert len(calls) == 3 * 2 * 2
     for a, b in zip(alone, shared):
         np.testing.assert_array_equal(a.log_probs(x)["title"], b.log_probs(x)["title"])
+
+
+def test_the_photos_are_read_out_of_fold_a_block_at_a_time_as_at_once(monkeypatch):
+    """`out_of_fold_log_probs` reads `READ_ROWS` photos at a time (a fold's inputs and outputs at once grow with the
+    catalog): each photo by the heads of the fold that held it out, a new product by all folds averaged, as at once."""
+    from mmaudit.models import attributes
+
+    rng = np.random.default_rng(3)
+    x = {"whole": rng.normal(size=(90, 6)).astype(np.float32)}
+    labels = {"colour": rng.integers(0, 3, 90), "words": (rng.random((90, 4)) < 0.3).astype(np.int8)}
+    folds = np.arange(90) % 3
+    folds[:7] = -1  # new products
+    fold_heads = [AttributeHeads({"whole": 6}, {"colour": 3, "words": 4}, {"photo": 0}, frozenset({"words"}))
+                  .fit(x, labels, epochs=2, seed=f) for f in range(3)]
+    at_once = attributes.out_of_fold_log_probs(fold_heads, folds, x)
+    monkeypatch.setattr(attributes, "READ_ROWS", 4)
+    in_blocks = attributes.out_of_fold_log_probs(fold_heads, folds, x)
+    assert set(in_blocks) == {"colour", "words"}
+    for name in at_once:
+        np.testing.assert_allclose(in_blocks[name], at_once[name], rtol=1e-6, atol=1e-7)
+    held_out = fold_heads[1].log_probs({"whole": x["whole"][folds == 1]})["colour"]
+    np.testing.assert_allclose(in_blocks["colour"][folds == 1], held_out, rtol=1e-6, atol=1e-7)
+    averaged = np.mean([h.log_probs({"whole": x["whole"][:7]})["colour"] for h in fold_heads], 0)
+    np.testing.assert_allclose(in_blocks["colour"][:7], averaged, rtol=1e-5, atol=1e-6)

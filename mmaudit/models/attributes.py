@@ -290,15 +290,21 @@ def softened(log_probs: dict[str, np.ndarray], temperature: float) -> dict[str, 
     return out
 
 
+READ_ROWS = 4_096  # photos the heads read at once: a fold's inputs and every member's outputs at once grow with the catalog
+
+
 def out_of_fold_log_probs(fold_heads: list[AttributeHeads], product_folds: np.ndarray, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Each product's photo read by the heads of the fold it was held out in (all folds averaged for a new product)."""
+    """Each product's photo read by the heads of the fold it was held out in (all folds averaged for a new product),
+    `READ_ROWS` photos at a time."""
     out: dict[str, np.ndarray] = {}
     for f, heads in enumerate(fold_heads):
         chosen = np.flatnonzero((product_folds == f) | (product_folds < 0))
-        if len(chosen) == 0 or not heads.columns:
+        if not heads.columns:
             continue
-        weight = np.where(product_folds[chosen] < 0, 1.0 / len(fold_heads), 1.0)[:, None]
-        for name, values in heads.log_probs(rows_of(x, chosen)).items():
-            out.setdefault(name, np.zeros((len(product_folds), *values.shape[1:]), dtype=np.float32))[chosen] += \
-                weight.reshape(-1, *[1] * (values.ndim - 1)) * values
+        for s in range(0, len(chosen), READ_ROWS):
+            rows = chosen[s:s + READ_ROWS]
+            weight = np.where(product_folds[rows] < 0, 1.0 / len(fold_heads), 1.0)[:, None]
+            for name, values in heads.log_probs(rows_of(x, rows)).items():
+                out.setdefault(name, np.zeros((len(product_folds), *values.shape[1:]), dtype=np.float32))[rows] += \
+                    weight.reshape(-1, *[1] * (values.ndim - 1)) * values
     return out

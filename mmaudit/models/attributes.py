@@ -290,7 +290,7 @@ def softened(log_probs: dict[str, np.ndarray], temperature: float) -> dict[str, 
     return out
 
 
-READ_ROWS = 4_096  # photos the heads read at once: a fold's inputs and every member's outputs at once grow with the catalog
+READ_ROWS = 1_024  # photos the heads read at once: a fold's inputs and every member's outputs at once grow with the catalog
 
 
 def out_of_fold_log_probs(fold_heads: list[AttributeHeads], product_folds: np.ndarray, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

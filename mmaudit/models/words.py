@@ -126,6 +126,7 @@ class WordClaims:
         return read[..., 1] - read[..., 0]
 
     def lift(self, photo_row: int, words: np.ndarray) -> np.ndarray:
+        """The log-odds of `words` as one photo reads them, above their prior (how often photos show them)."""
         return self.log_odds(photo_row, words) - self.prior[words]
 
     @property

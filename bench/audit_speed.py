@@ -10,6 +10,8 @@ at the audit's batch size (the towers' fastest on this machine, `bench/features_
 decoded and cut beforehand (decoding is the audit's work, not the towers').
 Then the five stages as a user runs them (`ingest`, `make-negatives`, `train`, `score`, `report`), each timed with its
 peak memory, into a fresh work folder with a fresh cache. Prints the ratio audit / towers and each stage's share.
+With `--one-process`, also `mmaudit audit` (the five in one process, the command the README runs) into another fresh
+folder and cache: the five commands less it is what starting four more processes costs (imports, loading the towers).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("bench-out/audit-speed"))
     ap.add_argument("--mode", choices=["columns", "titles"], default="columns")
     ap.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--one-process", action="store_true", help="also time `mmaudit audit`, the five stages in one process")
     a = ap.parse_args()
     import pandas as pd
 
@@ -75,11 +78,16 @@ def main() -> None:
     for stage, cmd in stages.items():
         times[stage] = timed(cmd)
         print(f"{stage}: {times[stage][0]:.0f} s, peak {times[stage][1]} MiB", file=sys.stderr, flush=True)
+    if a.one_process:
+        times_audit = timed([*MMAUDIT, "audit", str(catalog_csv), "-o", str(a.out / "work-audit"), "--set", f"ingest.images_root={DATA}"])
+        print(f"audit (one process): {times_audit[0]:.0f} s, peak {times_audit[1]} MiB", file=sys.stderr, flush=True)
     towers = bare_towers(w / "catalog.parquet")
     bare = towers["photo_tower_s"] + towers["text_tower_s"]
     audit = sum(t for t, _ in times.values())
     result = {"date": dt.datetime.now().isoformat(timespec="minutes"), "n": a.n, "mode": a.mode, **towers,
               "stages": {s: {"seconds": t, "peak_mib": m} for s, (t, m) in times.items()}, "audit_s": audit, "ratio": audit / bare}
+    if a.one_process:
+        result["one_process"] = {"seconds": times_audit[0], "peak_mib": times_audit[1], "ratio": times_audit[0] / bare}
     a.results.mkdir(parents=True, exist_ok=True)
     path = a.results / f"audit-speed-{a.mode}-{dt.datetime.now():%Y-%m-%d-%H%M}.json"
     path.write_text(json.dumps(result, indent=1))
@@ -88,6 +96,8 @@ def main() -> None:
     print("| stage | seconds | share of the audit | x the towers | peak MiB |\n|---|---|---|---|---|")
     for stage, (seconds, peak) in times.items():
         print(f"| {stage} | {seconds:.0f} | {seconds / audit:.0%} | {seconds / bare:.2f} | {peak} |")
+    if a.one_process:
+        print(f"`mmaudit audit` (one process): {times_audit[0]:.0f} s, **{times_audit[0] / bare:.2f}x** the towers, peak {times_audit[1]} MiB")
     print(f"(written to {path})")
 
 

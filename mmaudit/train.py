@@ -242,11 +242,12 @@ def fit_pair_models(config: TrainConfig, settings: dict, dims: dict, feats: dict
 
 def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, labels: dict[str, np.ndarray], sizes: dict[str, int],
               product_folds: np.ndarray, left_out: np.ndarray, multilabel: frozenset[str] = frozenset(),
-              members: int = MEMBERS, reductions: dict[int, dict] | None = None) -> list[AttributeHeads]:
+              members: int = MEMBERS, reductions: dict[int, dict] | None = None, what: str = "attribute columns") -> list[AttributeHeads]:
     """Per fold, photo classifiers of `labels` (per column: a class per product, or in `multilabel`, 0/1 per product and
     word) trained on the other folds' products, except `left_out` (photo_x: `photo_inputs`; dims: `dims_of` the
     features, which say where the tower's vector and earlier stages lie). `reductions`: per fold, the inputs' reduction
-    that heads fitted on the same products (the same `left_out`) left, reused; filled where empty."""
+    that heads fitted on the same products (the same `left_out`) left, reused; filled where empty. `what` the heads
+    learn names their progress bar."""
     heads, jobs = [], []
     reductions = {} if reductions is None else reductions
     for fold in range(int(product_folds.max()) + 1):
@@ -255,7 +256,8 @@ def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, l
         heads.append(AttributeHeads(input_sizes(photo_x), sizes, dims, multilabel, members))
         jobs += heads[-1].jobs(rows_of(photo_x, train_products), {a: values[train_products] for a, values in labels.items()},
                                reductions.setdefault(fold, {}))
-    fit_together(jobs, config.attribute_epochs, multilabel, config.seed)  # every fold's networks at once
+    description = f"claim heads: {what}" + (f", {len(left_out)} products left out" if len(left_out) else "")
+    fit_together(jobs, config.attribute_epochs, multilabel, config.seed, description)  # every fold's networks at once
     return [fold_heads.eval() for fold_heads in heads]
 
 
@@ -278,7 +280,7 @@ class HeadsJob:
         word_heads = fit_heads(self.config, self.photo_x, self.dims,
                                {c: word_labels(stated, len(vocabulary)) for c, (vocabulary, stated) in self.words.items()},
                                {c: len(vocabulary) for c, (vocabulary, _) in self.words.items()}, self.folds, left_out,
-                               frozenset(self.words), WORD_MEMBERS, reductions) if self.words else []
+                               frozenset(self.words), WORD_MEMBERS, reductions, "words") if self.words else []
         return heads, word_heads
 
     def keep_predictable_words(self, word_heads: list[AttributeHeads]) -> dict[str, dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import io
 import weakref
 
 import numpy as np
@@ -130,3 +131,24 @@ def test_the_inputs_move_into_the_stacked_table_and_are_held_once():
         assert torch.equal(job.z, values[t])
     assert len({job.z.untyped_storage().data_ptr() for job in jobs}) == 1  # one padded table holds them all
     assert jobs[0].z.data_ptr() == jobs[1].z.data_ptr() != jobs[2].z.data_ptr()
+
+
+def test_the_training_shows_its_steps_on_a_progress_bar(monkeypatch):
+    """On a large catalog the claim heads are most of `train`: their bar counts every step of every shape of network
+    (an epoch is the largest network's rows in batches of BATCH) and ends full, with the epoch it reached."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from mmaudit.models import head_fitting
+
+    shown = Progress(console=Console(file=io.StringIO(), force_terminal=True, width=120))
+    monkeypatch.setattr(head_fitting, "bar", lambda: shown)
+    rng = np.random.default_rng(6)
+    rows = (head_fitting.BATCH + 100, 300, 40)  # two networks of one shape (2 batches an epoch), one of another (1)
+    jobs = [Job(network(width, {"c": 3}), torch.from_numpy(rng.normal(size=(n, width)).astype(np.float32)),
+                {"c": torch.from_numpy(rng.integers(0, 3, n))}) for n, width in zip(rows, (6, 6, 4))]
+    fit_together(jobs, epochs=3, multilabel=frozenset(), seed=0, description="claim heads: words")
+    (task,) = shown.tasks
+    assert task.description == "claim heads: words"
+    assert task.total == task.completed == 3 * 2 + 3 * 1
+    assert task.fields["rate"] == "epoch 3/3"

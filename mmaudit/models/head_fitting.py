@@ -9,10 +9,13 @@ one optimizer over the stacked weights is one optimizer per network (docs/decisi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from ..progress import bar
 
 BATCH = 512
 LR, WEIGHT_DECAY = 1e-3, 0.05
@@ -30,19 +33,30 @@ class Job:
     codes: dict[str, torch.Tensor]
 
 
-def fit_together(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: int) -> None:
+def fit_together(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: int, description: str = "claim heads") -> None:
     """Train every job's network for `epochs` on its own rows, those of one shape all at once; the trained weights go
     back into each network. A network's epoch is its rows in a fresh random order, in batches of `BATCH`; one with fewer
-    rows than the largest of its shape wraps around to as many rows as that one (its folds differ by a few rows)."""
+    rows than the largest of its shape wraps around to as many rows as that one (its folds differ by a few rows). A
+    progress bar (`description`) counts the steps: on a large catalog this is most of `train`."""
     shapes: dict[tuple, list[Job]] = {}
     for job in jobs:
         shapes.setdefault((job.z.shape[1], job.network["trunk"][0].out_features), []).append(job)
-    for k, same_shape in enumerate(shapes.values()):
-        fit_stacked(same_shape, epochs, multilabel, seed + k)
+    total = sum(max(epochs, 0) * steps_per_epoch(same_shape) for same_shape in shapes.values())
+    with bar() as progress:
+        task = progress.add_task(description, total=total, rate="")
+        for k, same_shape in enumerate(shapes.values()):
+            fit_stacked(same_shape, epochs, multilabel, seed + k,
+                        lambda epoch: progress.update(task, advance=1, rate=f"epoch {epoch + 1}/{epochs}"))
 
 
-def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: int) -> None:
-    """`fit_together` of networks of one shape and the same columns."""
+def steps_per_epoch(jobs: list[Job]) -> int:
+    """Batches of `BATCH` in an epoch of networks of one shape: as many rows as the largest network's."""
+    return -(-max(len(job.z) for job in jobs) // BATCH)
+
+
+def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: int,
+                step_done: Callable[[int], None] = lambda epoch: None) -> None:
+    """`fit_together` of networks of one shape and the same columns; `step_done(epoch)` after each step."""
     if epochs <= 0:
         return
     generator = torch.Generator().manual_seed(seed)
@@ -54,8 +68,8 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
     inputs, codes, group, rows = shared_inputs(jobs, columns)
     dropout = jobs[0].network["trunk"][-1].p
     picks = torch.arange(inputs.shape[1])  # an epoch: as many rows as the largest network's, in batches of BATCH
-    steps = -(-len(picks) // BATCH)
-    for _ in range(epochs):
+    steps = steps_per_epoch(jobs)
+    for epoch in range(epochs):
         order = torch.rand(len(jobs), len(picks), generator=generator)
         order[picks >= rows[:, None]] = 2.0  # rows a network lacks sort last
         order = order.argsort(1).gather(1, picks % rows[:, None])  # each network's rows in order, a shorter one wrapped around
@@ -70,6 +84,7 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            step_done(epoch)
     unstack(jobs, columns, [p.detach() for p in params], slices)
 
 

@@ -242,7 +242,7 @@ def fit_pair_models(config: TrainConfig, settings: dict, dims: dict, feats: dict
 
 def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, labels: dict[str, np.ndarray], sizes: dict[str, int],
               product_folds: np.ndarray, left_out: np.ndarray, multilabel: frozenset[str] = frozenset(),
-              members: int = MEMBERS, reductions: dict[int, dict] | None = None, what: str = "attribute columns") -> list[AttributeHeads]:
+              members: int = MEMBERS, reductions: dict[int, dict] | None = None, what: str = "columns and title slots") -> list[AttributeHeads]:
     """Per fold, photo classifiers of `labels` (per column: a class per product, or in `multilabel`, 0/1 per product and
     word) trained on the other folds' products, except `left_out` (photo_x: `photo_inputs`; dims: `dims_of` the
     features, which say where the tower's vector and earlier stages lie). `reductions`: per fold, the inputs' reduction

@@ -2,7 +2,7 @@
 """The audit against the bare towers, side by side in one run, from a cold cache: how far the whole audit is from the
 towers' own forward pass (the physical limit of the offline default on this machine), and each stage's share.
 
-    python bench/audit_speed.py [--n 2000] [--out bench-out/audit-speed] [--mode columns|titles]
+    python bench/audit_speed.py [--n 2000] [--out bench-out/audit-speed] [--mode columns|titles] [--set stage.key=value]
 
 Takes the first N products of ../shared/datasets/myntra-fashion. Bare towers: the photo tower on both views of each
 photo (the photo as shot and its product view, the two the audit encodes) and the text tower on each product's text,
@@ -12,6 +12,7 @@ Then the five stages as a user runs them (`ingest`, `make-negatives`, `train`, `
 peak memory, into a fresh work folder with a fresh cache. Prints the ratio audit / towers and each stage's share.
 With `--one-process`, also `mmaudit audit` (the five in one process, the command the README runs) into another fresh
 folder and cache: the five commands less it is what starting four more processes costs (imports, loading the towers).
+`--set` (repeatable) is given to every stage, to time a setting against the default.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def main() -> None:
     ap.add_argument("--mode", choices=["columns", "titles"], default="columns")
     ap.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--one-process", action="store_true", help="also time `mmaudit audit`, the five stages in one process")
+    ap.add_argument("--set", dest="sets", action="append", default=[], help="a setting (stage.key=value) for every stage")
     a = ap.parse_args()
+    settings = [x for s in a.sets for x in ("--set", s)]
     import pandas as pd
 
     shutil.rmtree(a.out, ignore_errors=True)
@@ -76,15 +79,15 @@ def main() -> None:
               "report": [*MMAUDIT, "report", str(w / "scores.parquet"), "-o", str(w / "report")]}
     times = {}
     for stage, cmd in stages.items():
-        times[stage] = timed(cmd)
+        times[stage] = timed(cmd + settings)
         print(f"{stage}: {times[stage][0]:.0f} s, peak {times[stage][1]} MiB", file=sys.stderr, flush=True)
     if a.one_process:
-        times_audit = timed([*MMAUDIT, "audit", str(catalog_csv), "-o", str(a.out / "work-audit"), "--set", f"ingest.images_root={DATA}"])
+        times_audit = timed([*MMAUDIT, "audit", str(catalog_csv), "-o", str(a.out / "work-audit"), "--set", f"ingest.images_root={DATA}", *settings])
         print(f"audit (one process): {times_audit[0]:.0f} s, peak {times_audit[1]} MiB", file=sys.stderr, flush=True)
     towers = bare_towers(w / "catalog.parquet")
     bare = towers["photo_tower_s"] + towers["text_tower_s"]
     audit = sum(t for t, _ in times.values())
-    result = {"date": dt.datetime.now().isoformat(timespec="minutes"), "n": a.n, "mode": a.mode, **towers,
+    result = {"date": dt.datetime.now().isoformat(timespec="minutes"), "n": a.n, "mode": a.mode, "settings": a.sets, **towers,
               "stages": {s: {"seconds": t, "peak_mib": m} for s, (t, m) in times.items()}, "audit_s": audit, "ratio": audit / bare}
     if a.one_process:
         result["one_process"] = {"seconds": times_audit[0], "peak_mib": times_audit[1], "ratio": times_audit[0] / bare}

@@ -68,7 +68,7 @@ class TrainConfig:
     patience: int = setting(2, "epochs without a better validation AP before a trained pair model stops")
     seed: int = setting(0, "random seed of every model")
     attribute_cols: list[str] = setting(["auto"], "columns whose values the photo should show: auto (the categorical ones), none, or names")
-    attribute_epochs: int = setting(40, "epochs of the claim heads (attribute columns and words)")
+    attribute_epochs: int = setting(20, "epochs of the claim heads (attribute columns and words), at their learning rate of 2e-3")
     exchange_temperature: float = setting(2.0, "the exchange weighting is fitted on the claim heads read this much softer (1: as they are)")
     title_slots: int = setting(16, "the most slots mined from the title (words that replace one another in otherwise equal titles), checked as attribute columns are (0: off)")
     text_words: int = setting(300, "per text column, its most frequent words tried as claims, kept where the photo predicts them (0: off)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import io
 import weakref
 
@@ -10,8 +11,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from mmaudit.models.attributes import yes_no
-from mmaudit.models.head_fitting import SMOOTHING, Job, column_loss, fit_together
+from mmaudit.config import TrainConfig
+from mmaudit.models.attributes import AttributeHeads, ViewHeads, yes_no
+from mmaudit.models.head_fitting import EPOCHS, SMOOTHING, Job, column_loss, fit_together
 from mmaudit.models.words import word_labels
 
 
@@ -152,3 +154,10 @@ def test_the_training_shows_its_steps_on_a_progress_bar(monkeypatch):
     assert task.description == "claim heads: words"
     assert task.total == task.completed == 3 * 2 + 3 * 1
     assert task.fields["rate"] == "epoch 3/3"
+
+
+def test_the_heads_train_as_long_by_default_everywhere_as_their_learning_rate_was_chosen_for():
+    """The learning rate was measured with `EPOCHS`; `mmaudit train` (its setting) and `fit` default to it."""
+    assert TrainConfig().attribute_epochs == EPOCHS
+    assert inspect.signature(ViewHeads.fit).parameters["epochs"].default == EPOCHS
+    assert inspect.signature(AttributeHeads.fit).parameters["epochs"].default == EPOCHS

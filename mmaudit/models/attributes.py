@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..feature_keys import VIEWS
-from .head_fitting import Job, fit_together
+from .head_fitting import EPOCHS, Job, fit_together
 
 MIN_EXAMPLES = 3  # rarer values are pooled into one "other" class
 
@@ -83,7 +83,7 @@ class AttributeHeads(nn.Module):
         flat = [member for members in each for member in members]
         return {name: torch.logsumexp(torch.stack([m[name] for m in flat]), 0) - np.log(len(flat)) for name in self.columns}
 
-    def fit(self, x: dict[str, np.ndarray], codes: dict[str, np.ndarray], epochs: int = 20, seed: int = 0) -> "AttributeHeads":
+    def fit(self, x: dict[str, np.ndarray], codes: dict[str, np.ndarray], epochs: int = EPOCHS, seed: int = 0) -> "AttributeHeads":
         fit_together(self.jobs(x, codes), epochs, self.multilabel, seed)
         return self.eval()
 
@@ -176,7 +176,7 @@ class ViewHeads(nn.Module):
         each = self.member_outputs(x)
         return {name: torch.logsumexp(torch.stack([e[name] for e in each]), 0) - np.log(len(each)) for name in self.columns}
 
-    def fit(self, x: np.ndarray, codes: dict[str, np.ndarray], epochs: int = 20, seed: int = 0) -> "ViewHeads":
+    def fit(self, x: np.ndarray, codes: dict[str, np.ndarray], epochs: int = EPOCHS, seed: int = 0) -> "ViewHeads":
         fit_together(self.jobs(x, codes), epochs, self.multilabel, seed)
         return self.eval()
 

@@ -73,15 +73,13 @@ class TrainConfig:
     title_slots: int = setting(16, "the most slots mined from the title (words that replace one another in otherwise equal titles), checked as attribute columns are (0: off)")
     text_words: int = setting(300, "per text column, its most frequent words tried as claims, kept where the photo predicts them (0: off)")
     leave_out_suspicious: float = setting(0.1, "the claim heads are trained again without this share of worst-fitting products (0: once)")
-    first_round_epochs: int = setting(20, "epochs of the claim heads' first round where a second follows: it only chooses the words kept and the products the second leaves out")
     max_text_tokens: int = setting(16, "tokens the fusion model reads: the whole-text token and the title's first ones")
     fusion_word_loss: float = setting(1.0, "weight of the fusion model's word task (from the fused text and photo, the words the photo's own text states; 0: off)")
     device: str = setting("", "where the models run: cpu or cuda; empty: cuda when visible")
 
     def __post_init__(self) -> None:
-        for name in ("attribute_epochs", "first_round_epochs"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"train.{name} {getattr(self, name)}: must be at least 1")
+        if self.attribute_epochs < 1:  # heads that never trained would judge every photo at random
+            raise ConfigError(f"train.attribute_epochs {self.attribute_epochs}: must be at least 1")
         if not self.exchange_temperature > 0:  # the heads' log-probabilities are divided by it
             raise ConfigError(f"train.exchange_temperature {self.exchange_temperature}: must be above 0 (1: the heads as they are)")
 

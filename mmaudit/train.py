@@ -242,13 +242,12 @@ def fit_pair_models(config: TrainConfig, settings: dict, dims: dict, feats: dict
 
 def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, labels: dict[str, np.ndarray], sizes: dict[str, int],
               product_folds: np.ndarray, left_out: np.ndarray, multilabel: frozenset[str] = frozenset(),
-              members: int = MEMBERS, reductions: dict[int, dict] | None = None, what: str = "columns and title slots",
-              epochs: int | None = None) -> list[AttributeHeads]:
+              members: int = MEMBERS, reductions: dict[int, dict] | None = None, what: str = "columns and title slots") -> list[AttributeHeads]:
     """Per fold, photo classifiers of `labels` (per column: a class per product, or in `multilabel`, 0/1 per product and
     word) trained on the other folds' products, except `left_out` (photo_x: `photo_inputs`; dims: `dims_of` the
     features, which say where the tower's vector and earlier stages lie). `reductions`: per fold, the inputs' reduction
     that heads fitted on the same products (the same `left_out`) left, reused; filled where empty. `what` the heads
-    learn names their progress bar; `epochs`: the setting's (`attribute_epochs`) where None."""
+    learn names their progress bar."""
     heads, jobs = [], []
     reductions = {} if reductions is None else reductions
     for fold in range(int(product_folds.max()) + 1):
@@ -258,7 +257,7 @@ def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, l
         jobs += heads[-1].jobs(rows_of(photo_x, train_products), {a: values[train_products] for a, values in labels.items()},
                                reductions.setdefault(fold, {}))
     description = f"claim heads: {what}" + (f", {len(left_out)} left out" if len(left_out) else "")
-    fit_together(jobs, config.attribute_epochs if epochs is None else epochs, multilabel, config.seed, description)  # every fold's networks at once
+    fit_together(jobs, config.attribute_epochs, multilabel, config.seed, description)  # every fold's networks at once
     return [fold_heads.eval() for fold_heads in heads]
 
 
@@ -272,17 +271,16 @@ class HeadsJob:
         self.config, self.products, self.photo_x, self.dims, self.folds = config, products, photo_x, dims, product_folds
         self.encoded, self.title_col, self.slots, self.words = encoded, title_col, slots, words
 
-    def fit(self, left_out: np.ndarray, epochs: int | None = None) -> tuple[list[AttributeHeads], list[AttributeHeads]]:
-        """Attribute heads and word heads per fold, trained without `left_out` for `epochs` (the setting's where None);
-        both read the same photos, whose inputs' reduction is fitted once."""
+    def fit(self, left_out: np.ndarray) -> tuple[list[AttributeHeads], list[AttributeHeads]]:
+        """Attribute heads and word heads per fold, trained without `left_out`; both read the same photos, whose inputs'
+        reduction is fitted once."""
         reductions: dict[int, dict] = {}
         heads = fit_heads(self.config, self.photo_x, self.dims, {a: codes for a, (codes, _) in self.encoded.items()},
-                          {a: len(classes) for a, (_, classes) in self.encoded.items()}, self.folds, left_out, reductions=reductions,
-                          epochs=epochs)
+                          {a: len(classes) for a, (_, classes) in self.encoded.items()}, self.folds, left_out, reductions=reductions)
         word_heads = fit_heads(self.config, self.photo_x, self.dims,
                                {c: word_labels(stated, len(vocabulary)) for c, (vocabulary, stated) in self.words.items()},
                                {c: len(vocabulary) for c, (vocabulary, _) in self.words.items()}, self.folds, left_out,
-                               frozenset(self.words), WORD_MEMBERS, reductions, "words", epochs) if self.words else []
+                               frozenset(self.words), WORD_MEMBERS, reductions, "words") if self.words else []
         return heads, word_heads
 
     def keep_predictable_words(self, word_heads: list[AttributeHeads]) -> dict[str, dict]:
@@ -441,8 +439,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     fold_models, histories, val_logits = fit_pair_models(config, settings, dims, feats, pairs, rows, folds_of, device, checkpoints)
     del feats  # the pair models are fitted; the claim heads read their own copy (photo_x): the features go before they train
     job = HeadsJob(config, products, photo_x, dims, folds_of, encoded, title_col, slots, words)
-    # a first round that a second follows only chooses the words kept and the products the second leaves out
-    heads, word_heads = job.fit(confirmed_wrong, config.first_round_epochs if config.leave_out_suspicious > 0 else None)
+    heads, word_heads = job.fit(confirmed_wrong)
     word_report = job.keep_predictable_words(word_heads) if words else {}
     word_heads = word_heads if job.words else []
     sources = job.sources(heads, word_heads)

@@ -224,10 +224,9 @@ def test_a_temperature_that_cannot_soften_is_refused_before_training(pipeline, t
     assert not (tmp_path / "m").exists()
 
 
-@pytest.mark.parametrize("setting", ["attribute_epochs", "first_round_epochs"])
-def test_claim_heads_without_an_epoch_are_refused_before_training(pipeline, tmp_path, setting):
-    result = runner.invoke(app, ["train", str(pipeline["pairs"]), "-o", str(tmp_path / "m"), "--set", f"train.{setting}=0"])
-    assert result.exit_code == 1 and f"train.{setting} 0: must be at least 1" in result.output and "Traceback" not in result.output
+def test_claim_heads_without_an_epoch_are_refused_before_training(pipeline, tmp_path):
+    result = runner.invoke(app, ["train", str(pipeline["pairs"]), "-o", str(tmp_path / "m"), "--set", "train.attribute_epochs=0"])
+    assert result.exit_code == 1 and "train.attribute_epochs 0: must be at least 1" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "m").exists()
 
 
@@ -354,25 +353,13 @@ def test_what_train_holds_per_product_is_released_before_the_claim_heads_train(p
         claims.append(weakref.ref(out))
         return out
 
-    def fitting(self, left_out, epochs=None):
+    def fitting(self, left_out):
         gc.collect()
         alive_at_fit.append(sum(ref() is not None for ref in features + claims))
-        return fit(self, left_out, epochs)
+        return fit(self, left_out)
 
     monkeypatch.setattr(train, "load_training_data", loading)
     monkeypatch.setattr(train.HeadsJob, "claims", reading)
     monkeypatch.setattr(train.HeadsJob, "fit", fitting)
     train.run(pipeline["pairs"], tmp_path / "model", train.TrainConfig(epochs=1), pipeline["catalog"])
     assert len(features) > 5 and len(claims) == 2 and alive_at_fit == [0, 0]
-
-
-@pytest.mark.parametrize("leave_out", [0.1, 0.0])
-def test_the_first_round_of_claim_heads_trains_its_own_epochs_only_where_a_second_follows(pipeline, tmp_path, monkeypatch, leave_out):
-    """The first round of heads only chooses the words kept and the products the second leaves out: it trains
-    `first_round_epochs`; the heads that judge (the second round's, or the only round's) train `attribute_epochs`."""
-    epochs_per_fit, fit_together = [], train.fit_together
-    monkeypatch.setattr(train, "fit_together", lambda jobs, epochs, *args: (epochs_per_fit.append(epochs), fit_together(jobs, epochs, *args)))
-    config = train.TrainConfig(epochs=1, first_round_epochs=2, attribute_epochs=3, leave_out_suspicious=leave_out)
-    train.run(pipeline["pairs"], tmp_path / "model", config, pipeline["catalog"])
-    heads_and_words = 2  # one fit of the attribute heads, one of the word heads, per round
-    assert epochs_per_fit == ([2] * heads_and_words + [3] * heads_and_words if leave_out else [3] * heads_and_words)

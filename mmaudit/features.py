@@ -13,6 +13,8 @@ import hashlib
 import math
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -88,8 +90,8 @@ def colour_stats(image: Image.Image, regions: int) -> np.ndarray:
     return np.concatenate([leading, stats]).astype(np.float16)
 
 
-def photo_arrays(backbone: Backbone, paths: list[str], groups: tuple[str, ...]) -> tuple[list[int], dict[str, np.ndarray], dict[int, str]]:
-    """Features of a batch of photo files: (positions that loaded, their arrays, position -> why one did not)."""
+def load_photos(paths: list[str]) -> tuple[list[int], list[Image.Image], dict[int, str]]:
+    """Decode a batch of photo files: (positions that loaded, their photos, position -> why one did not)."""
     images, good, failed = [], [], {}
     for position, path in enumerate(paths):
         try:
@@ -97,27 +99,89 @@ def photo_arrays(backbone: Backbone, paths: list[str], groups: tuple[str, ...]) 
             good.append(position)
         except ImageProblem as problem:
             failed[position] = problem.detail
-    return (good, image_arrays(backbone, images, groups), failed) if good else ([], {}, failed)
+    return good, images, failed
 
 
-def image_arrays(backbone: Backbone, images: list[Image.Image], groups: tuple[str, ...] = (VECTORS,)) -> dict[str, np.ndarray]:
-    """The cache's arrays of decoded photos, of `groups`: the vectors of the whole photo and of the product view
-    (`images.product_view`, arrays named product_*), and the tokens (the whole photo's region tokens)."""
-    whole = backbone.encode_photos(images)
+@dataclass
+class PreparedPhotos:
+    """Decoded photos ready for the towers: each view's photos (`VIEWS` prefix -> photos; the product view only where
+    the vectors are wanted) and, where the tower's region count was known when they were prepared, each view's colour
+    statistics and palettes (the arrays of `view_statistics`, named as in the cache)."""
+    views: dict[str, list[Image.Image]]
+    statistics: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.views[VIEWS["whole"]])
+
+    def statistics_for(self, regions: int) -> dict[str, np.ndarray]:
+        """The colour statistics and palettes of every view, for a tower of `regions` region tokens."""
+        if not self.statistics or self.statistics[VIEWS["whole"] + "colour"].shape[1] != regions:
+            self.statistics = {prefix + name: values for prefix, images in self.views.items()
+                               for name, values in view_statistics(images, regions).items()}
+        return self.statistics
+
+
+def prepare_photos(images: list[Image.Image], groups: tuple[str, ...], regions: int | None = None) -> PreparedPhotos:
+    """The views the towers encode, and with `regions` their colour statistics and palettes (work that needs no tower,
+    which `photo_batches` does while the towers encode another batch)."""
+    views = {VIEWS["whole"]: images} | ({VIEWS["product"]: [product_view(im) for im in images]} if VECTORS in groups else {})
+    photos = PreparedPhotos(views)
+    if regions is not None and VECTORS in groups:
+        photos.statistics_for(regions)
+    return photos
+
+
+def view_statistics(images: list[Image.Image], regions: int) -> dict[str, np.ndarray]:
+    """Colour per region and colour histogram of one view's photos."""
+    return {"colour": np.stack([colour_stats(im, regions) for im in images]), "palette": np.stack([palette(im) for im in images])}
+
+
+def loaded_and_prepared(paths: list[str], groups: tuple[str, ...], regions: int | None) -> tuple[list[int], PreparedPhotos, dict[int, str]]:
+    good, images, failed = load_photos(paths)
+    return good, prepare_photos(images, groups, regions), failed
+
+
+def photo_arrays(backbone: Backbone, paths: list[str], groups: tuple[str, ...]) -> tuple[list[int], dict[str, np.ndarray], dict[int, str]]:
+    """Features of a batch of photo files: (positions that loaded, their arrays, position -> why one did not)."""
+    good, photos, failed = loaded_and_prepared(paths, groups, None)
+    return (good, image_arrays(backbone, photos, groups), failed) if good else ([], {}, failed)
+
+
+def photo_batches(backbone: Backbone, groups: tuple[str, ...], keys: list[str], paths: list[str],
+                  batch_size: int) -> Iterator[tuple[list[str], dict[str, np.ndarray], dict[str, str], int]]:
+    """(keys computed, their arrays, key -> problem, rows done) per batch of photo files, in order, the same arrays as
+    `photo_arrays`. A worker thread decodes and prepares the next batch (product views, colour statistics, palettes)
+    while the towers encode this one: the towers leave part of the cores idle (BENCHMARKS.md, "Speed")."""
+    starts = list(range(0, len(keys), batch_size))
+    regions: int | None = None  # the tower's region count, known from its first batch
+    with ThreadPoolExecutor(1, thread_name_prefix="mmaudit-photos") as worker:
+        preparing = worker.submit(loaded_and_prepared, paths[:batch_size], groups, regions)
+        for index, start in enumerate(starts):
+            good, photos, failed = preparing.result()
+            if index + 1 < len(starts):
+                following = starts[index + 1]
+                preparing = worker.submit(loaded_and_prepared, paths[following:following + batch_size], groups, regions)
+            arrays = image_arrays(backbone, photos, groups) if good else {}
+            if "colour" in arrays:
+                regions = arrays["colour"].shape[1]
+            batch = keys[start:start + batch_size]
+            yield [batch[p] for p in good], arrays, {batch[p]: detail for p, detail in failed.items()}, len(batch)
+
+
+def image_arrays(backbone: Backbone, photos: PreparedPhotos, groups: tuple[str, ...] = (VECTORS,)) -> dict[str, np.ndarray]:
+    """The cache's arrays of prepared photos, of `groups`: the vectors of the whole photo and of the product view
+    (`images.product_view`, arrays named product_*) with their colour statistics, and the tokens (the whole photo's
+    region tokens)."""
+    whole = backbone.encode_photos(photos.views[VIEWS["whole"]])
     if VECTORS not in groups:
         return {"regions": whole.regions.astype(np.float16)}
-    products = [product_view(im) for im in images]
-    product = backbone.encode_photos(products)  # a batch of its own: the towers are slower per photo in larger batches
-    arrays = view_arrays(whole, images) | {VIEWS["product"] + name: values for name, values in view_arrays(product, products).items()}
+    # the product view a batch of its own: the towers are slower per photo in larger batches
+    encoded = {VIEWS["whole"]: whole, VIEWS["product"]: backbone.encode_photos(photos.views[VIEWS["product"]])}
+    arrays = photos.statistics_for(whole.regions.shape[1]).copy()
+    for prefix, out in encoded.items():
+        arrays |= {prefix + "pooled": out.pooled.astype(np.float32)}
+        arrays |= {prefix + "detail": out.detail.astype(np.float16)} if out.detail is not None else {}
     return arrays | ({"regions": whole.regions.astype(np.float16)} if TOKENS in groups else {})
-
-
-def view_arrays(out, images: list[Image.Image]) -> dict[str, np.ndarray]:
-    """Pooled vector, colour per region, colour histogram and (where the backbone gives them) earlier stages of one
-    view: the encoded batch `out`, whose photos are `images`."""
-    arrays = {"pooled": out.pooled.astype(np.float32), "colour": np.stack([colour_stats(im, out.regions.shape[1]) for im in images]),
-              "palette": np.stack([palette(im) for im in images])}
-    return arrays | ({"detail": out.detail.astype(np.float16)} if out.detail is not None else {})
 
 
 def text_arrays(backbone: Backbone, texts: list[str], groups: tuple[str, ...] = (VECTORS,)) -> dict[str, np.ndarray]:
@@ -220,6 +284,9 @@ class FeatureStore:
         """(keys computed, their arrays, key -> problem, rows done) per batch, computed here or on the Ray cluster."""
         if self.engine.name == "ray":
             yield from extract_on_ray(self.engine, self.backbone_config, kind, groups, todo, [items[k] for k in todo], batch_size)
+            return
+        if kind == PHOTO_KIND:
+            yield from photo_batches(self.backbone, groups, todo, [items[k] for k in todo], batch_size)
             return
         for start in range(0, len(todo), batch_size):
             keys = todo[start:start + batch_size]
@@ -331,7 +398,7 @@ class RayExtractor:
 
     def _blank(self) -> dict[str, np.ndarray]:
         """Zeros shaped like one photo's arrays, for rows whose photo could not be read."""
-        arrays = image_arrays(self.backbone, [Image.new("RGB", (64, 64), (128, 128, 128))], self.groups)
+        arrays = image_arrays(self.backbone, prepare_photos([Image.new("RGB", (64, 64), (128, 128, 128))], self.groups), self.groups)
         return {n: np.zeros_like(a[0]) for n, a in arrays.items()}
 
 

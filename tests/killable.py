@@ -30,7 +30,7 @@ def wrap(function, describe):
 
 def main() -> None:
     register()
-    features.image_arrays = wrap(features.image_arrays, lambda backbone, images, *groups: f"photos {len(images)}")
+    features.image_arrays = wrap(features.image_arrays, lambda backbone, photos, *groups: f"photos {len(photos)}")
     features.SHARD_SIZE = SHARD
     score.CHUNK = CHUNK
     score.score_chunk = wrap(score.score_chunk, lambda judge, rows, *rest: f"chunk {rows[0]}")

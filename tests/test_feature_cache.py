@@ -4,18 +4,22 @@ nothing, and as every product was stored before the groups were split) is read a
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mmaudit import schema
+from mmaudit import features, schema
 from mmaudit.backbones import get_config
+from mmaudit.backbones import load as load_backbone
 from mmaudit.feature_keys import GROUPS, PHOTO_KIND, TEXT_KIND, TOKENS, VECTORS
-from mmaudit.features import FeatureStore, product_features
+from mmaudit.features import FeatureStore, photo_arrays, photo_batches, product_features
+from mmaudit.images import load_rgb
 
 from .conftest import FAST_TRAIN, TINY, invoke
+
 
 def held(cache: Path, kind: str) -> list[set[str]]:
     """The names of the arrays each shard of a kind holds."""
@@ -68,3 +72,53 @@ def test_only_the_missing_group_is_computed(demo_catalog, tmp_path):
     for name, values in vectors.items():
         np.testing.assert_array_equal(both[name], values, err_msg=name)
     assert FeatureStore(tmp_path / "cache", get_config("tiny-test")).load(PHOTO_KIND, list(products.image_sha256), (TOKENS,)).keys() == {"regions"}
+
+
+def photo_paths(demo_catalog: Path, tmp_path: Path, count: int) -> list[str]:
+    """`count` photo files of the demo catalog, one of them (the fourth) not a photo."""
+    catalog = tmp_path / "catalog.parquet"
+    invoke("ingest", demo_catalog, "-o", catalog)
+    paths = list(schema.ok_products(schema.read(catalog, "catalog"), catalog).image_path[:count])
+    (tmp_path / "broken.jpg").write_bytes(b"not a photo")
+    paths[3] = str(tmp_path / "broken.jpg")
+    return paths
+
+
+def test_photos_prepared_while_the_towers_encode_give_the_arrays_of_one_batch_at_a_time(demo_catalog, tmp_path):
+    paths = photo_paths(demo_catalog, tmp_path, 20)
+    keys = [f"k{i}" for i in range(len(paths))]
+    backbone = load_backbone("tiny-test")
+    batches = list(photo_batches(backbone, (VECTORS, TOKENS), keys, paths, batch_size=6))
+    assert [count for *_, count in batches] == [6, 6, 6, 2]
+    for start, (done, arrays, problems, _) in zip(range(0, 20, 6), batches):
+        good, expected, failed = photo_arrays(backbone, paths[start:start + 6], (VECTORS, TOKENS))
+        assert done == [keys[start + p] for p in good] and problems == {keys[start + p]: d for p, d in failed.items()}
+        assert arrays.keys() == expected.keys() >= {"pooled", "colour", "palette", "product_pooled", "product_colour", "regions"}
+        for name in expected:
+            np.testing.assert_array_equal(arrays[name], expected[name], err_msg=name)
+    assert list(batches[0][2]) == ["k3"]
+
+
+def test_the_next_batch_is_decoded_while_the_towers_encode_this_one(demo_catalog, tmp_path, monkeypatch):
+    paths = photo_paths(demo_catalog, tmp_path, 12)
+    decoded: list[str] = []
+    following_batch_decoding = threading.Event()
+
+    def recording_load(path: Path):
+        decoded.append(str(path))
+        if str(path) in paths[4:]:
+            following_batch_decoding.set()
+        return load_rgb(path)
+
+    monkeypatch.setattr(features, "load_rgb", recording_load)
+    backbone = load_backbone("tiny-test")
+    encode, seen = backbone.encode_photos, []
+
+    def encode_waiting_for_the_next_batch(images):
+        if not seen:  # the first tower call: the worker decodes the second batch meanwhile, or never
+            seen.append(following_batch_decoding.wait(timeout=20))
+        return encode(images)
+
+    backbone.encode_photos = encode_waiting_for_the_next_batch
+    next(photo_batches(backbone, (VECTORS,), [str(i) for i in range(12)], paths, batch_size=4))
+    assert seen == [True], decoded

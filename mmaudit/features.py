@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
+import torch
 from PIL import Image
 
 from . import backbones, distributed
@@ -148,24 +151,36 @@ def photo_arrays(backbone: Backbone, paths: list[str], groups: tuple[str, ...]) 
 
 
 def photo_batches(backbone: Backbone, groups: tuple[str, ...], keys: list[str], paths: list[str],
-                  batch_size: int) -> Iterator[tuple[list[str], dict[str, np.ndarray], dict[str, str], int]]:
+                  batch_size: int, workers: int = 1) -> Iterator[tuple[list[str], dict[str, np.ndarray], dict[str, str], int]]:
     """(keys computed, their arrays, key -> problem, rows done) per batch of photo files, in order, the same arrays as
-    `photo_arrays`. A worker thread decodes and prepares the next batch (product views, colour statistics, palettes)
-    while the towers encode this one: the towers leave part of the cores idle (BENCHMARKS.md, "Speed")."""
+    `photo_arrays`. `workers` threads decode and prepare the next batches (product views, colour statistics, palettes)
+    while the towers encode this one, each its own batch: the towers leave part of the cores idle, a GPU tower most of
+    them (BENCHMARKS.md, "Speed")."""
     starts = list(range(0, len(keys), batch_size))
     regions: int | None = None  # the tower's region count, known from its first batch
-    with ThreadPoolExecutor(1, thread_name_prefix="mmaudit-photos") as worker:
-        preparing = worker.submit(loaded_and_prepared, paths[:batch_size], groups, regions)
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="mmaudit-photos") as pool:
+        def prepare(start: int) -> Future:
+            return pool.submit(loaded_and_prepared, paths[start:start + batch_size], groups, regions)
+
+        preparing = deque(prepare(start) for start in starts[:max(1, workers)])
         for index, start in enumerate(starts):
-            good, photos, failed = preparing.result()
-            if index + 1 < len(starts):
-                following = starts[index + 1]
-                preparing = worker.submit(loaded_and_prepared, paths[following:following + batch_size], groups, regions)
+            good, photos, failed = preparing.popleft().result()
+            if index + len(preparing) + 1 < len(starts):
+                preparing.append(prepare(starts[index + len(preparing) + 1]))
             arrays = image_arrays(backbone, photos, groups) if good else {}
             if "colour" in arrays:
                 regions = arrays["colour"].shape[1]
             batch = keys[start:start + batch_size]
             yield [batch[p] for p in good], arrays, {batch[p]: detail for p, detail in failed.items()}, len(batch)
+
+
+def photo_workers(backbone: Backbone) -> int:
+    """Threads decoding photos ahead of the towers, by default: one where the towers run on the CPU (they keep its cores
+    busy), else one per CPU core but the one driving the GPU, at most 8 (each holds a batch of decoded photos)."""
+    device = getattr(backbone, "device", None)
+    if device is None or torch.device(device).type == "cpu":
+        return 1
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
 def image_arrays(backbone: Backbone, photos: PreparedPhotos, groups: tuple[str, ...] = (VECTORS,)) -> dict[str, np.ndarray]:
@@ -286,7 +301,8 @@ class FeatureStore:
             yield from extract_on_ray(self.engine, self.backbone_config, kind, groups, todo, [items[k] for k in todo], batch_size)
             return
         if kind == PHOTO_KIND:
-            yield from photo_batches(self.backbone, groups, todo, [items[k] for k in todo], batch_size)
+            workers = self.engine.photo_workers or photo_workers(self.backbone)
+            yield from photo_batches(self.backbone, groups, todo, [items[k] for k in todo], batch_size, workers)
             return
         for start in range(0, len(todo), batch_size):
             keys = todo[start:start + batch_size]

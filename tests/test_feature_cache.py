@@ -84,11 +84,12 @@ def photo_paths(demo_catalog: Path, tmp_path: Path, count: int) -> list[str]:
     return paths
 
 
-def test_photos_prepared_while_the_towers_encode_give_the_arrays_of_one_batch_at_a_time(demo_catalog, tmp_path):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_photos_prepared_while_the_towers_encode_give_the_arrays_of_one_batch_at_a_time(demo_catalog, tmp_path, workers):
     paths = photo_paths(demo_catalog, tmp_path, 20)
     keys = [f"k{i}" for i in range(len(paths))]
     backbone = load_backbone("tiny-test")
-    batches = list(photo_batches(backbone, (VECTORS, TOKENS), keys, paths, batch_size=6))
+    batches = list(photo_batches(backbone, (VECTORS, TOKENS), keys, paths, batch_size=6, workers=workers))
     assert [count for *_, count in batches] == [6, 6, 6, 2]
     for start, (done, arrays, problems, _) in zip(range(0, 20, 6), batches):
         good, expected, failed = photo_arrays(backbone, paths[start:start + 6], (VECTORS, TOKENS))
@@ -99,26 +100,28 @@ def test_photos_prepared_while_the_towers_encode_give_the_arrays_of_one_batch_at
     assert list(batches[0][2]) == ["k3"]
 
 
-def test_the_next_batch_is_decoded_while_the_towers_encode_this_one(demo_catalog, tmp_path, monkeypatch):
-    paths = photo_paths(demo_catalog, tmp_path, 12)
-    decoded: list[str] = []
-    following_batch_decoding = threading.Event()
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_next_batches_are_decoded_while_the_towers_encode_this_one(demo_catalog, tmp_path, monkeypatch, workers):
+    paths = photo_paths(demo_catalog, tmp_path, 16)
+    ahead = paths[4:4 + 4 * workers]  # the photos of the `workers` batches after the first
+    decoding: set[str] = set()
+    all_ahead_decoding = threading.Event()
 
     def recording_load(path: Path):
-        decoded.append(str(path))
-        if str(path) in paths[4:]:
-            following_batch_decoding.set()
+        decoding.add(str(path))
+        if decoding >= set(ahead):
+            all_ahead_decoding.set()
         return load_rgb(path)
 
     monkeypatch.setattr(features, "load_rgb", recording_load)
     backbone = load_backbone("tiny-test")
     encode, seen = backbone.encode_photos, []
 
-    def encode_waiting_for_the_next_batch(images):
-        if not seen:  # the first tower call: the worker decodes the second batch meanwhile, or never
-            seen.append(following_batch_decoding.wait(timeout=20))
+    def encode_waiting_for_the_next_batches(images):
+        if not seen:  # the first tower call: the workers decode the following batches meanwhile, or never
+            seen.append(all_ahead_decoding.wait(timeout=20))
         return encode(images)
 
-    backbone.encode_photos = encode_waiting_for_the_next_batch
-    next(photo_batches(backbone, (VECTORS,), [str(i) for i in range(12)], paths, batch_size=4))
-    assert seen == [True], decoded
+    backbone.encode_photos = encode_waiting_for_the_next_batches
+    next(photo_batches(backbone, (VECTORS,), [str(i) for i in range(16)], paths, batch_size=4, workers=workers))
+    assert seen == [True], sorted(decoding)

@@ -70,6 +70,30 @@ def test_the_forward_pass_that_keeps_stage_ends_is_the_towers_own():
     np.testing.assert_allclose(got, expected.numpy(), atol=1e-2, rtol=1e-2)  # regions are stored as float16
 
 
+@pytest.mark.slow
+def test_the_bf16_towers_compute_in_bf16_and_agree_with_fp32():
+    pytest.importorskip("efficientnet_lite_pytorch", reason="the offline photo tower package is not installed")
+    images = []
+    for background, colour in (("white", "red"), ("white", "navy"), ("lightgrey", "green"), ("white", "black")):
+        images.append(Image.new("RGB", (200, 300), background))
+        ImageDraw.Draw(images[-1]).ellipse((40, 60, 160, 260), fill=colour)
+    texts = ["Red cotton t-shirt", "Navy blue formal trousers for men", "Black leather wallet"]
+    fp32, bf16 = load("offline-lite0-minilm"), load("offline-lite0-minilm-bf16")
+    for encode in ("encode_photos", "encode_texts"):
+        items = images if encode == "encode_photos" else texts
+        exact, fast = getattr(fp32, encode)(items), getattr(bf16, encode)(items)
+        assert exact.pooled.dtype == fast.pooled.dtype == np.float32
+        assert not np.array_equal(exact.pooled, fast.pooled), f"{encode}: bf16 gave fp32's numbers: not computed in bf16"
+        assert (exact.pooled * fast.pooled).sum(1).min() > 0.99, encode  # unit vectors: their cosine
+
+
+def test_an_unknown_precision_is_a_clear_error():
+    from mmaudit.backbones import build, get_config
+
+    with pytest.raises(ModelError, match="precision 'fp8': choose one of fp32, bf16"):
+        build(get_config("offline-lite0-minilm") | {"precision": "fp8"})
+
+
 def test_unknown_backbone_is_a_clear_error():
     with pytest.raises(ModelError, match="unknown backbone"):
         load("no-such-backbone")

@@ -3,10 +3,11 @@
 towers' own forward pass (the physical limit of the offline default on this machine), and each stage's share.
 
     python bench/audit_speed.py [--n 2000] [--out bench-out/audit-speed] [--mode columns|titles] [--set stage.key=value]
+                                [--backbone NAME] [--batch-size 8]
 
 Takes the first N products of ../shared/datasets/myntra-fashion. Bare towers: the photo tower on both views of each
 photo (the photo as shot and its product view, the two the audit encodes) and the text tower on each product's text,
-at the audit's batch size (the towers' fastest on this machine, `bench/features_speed.py`) and threads, the photos
+at the audit's batch size (`--batch-size`: the default is the towers' fastest on a 2-core CPU, `bench/features_speed.py`), on the audit's device and threads, the photos
 decoded and cut beforehand (decoding is the audit's work, not the towers').
 Then the five stages as a user runs them (`ingest`, `make-negatives`, `train`, `score`, `report`), each timed with its
 peak memory, into a fresh work folder with a fresh cache. Prints the ratio audit / towers and each stage's share.
@@ -27,29 +28,31 @@ from pathlib import Path
 
 from quality import DATA, MMAUDIT, ROOT, TITLES_ONLY, timed
 
+from mmaudit.config import NegativesConfig
 
-def bare_towers(catalog: Path) -> dict:
+
+def bare_towers(catalog: Path, backbone_name: str, batch: int) -> dict:
     """Seconds of the towers' forward pass alone on the ingested catalog's photos (both views) and texts."""
     import pandas as pd
 
     from mmaudit.backbones import load
-    from mmaudit.features import EXTRACT_BATCH
     from mmaudit.images import load_rgb, product_view
 
     table = pd.read_parquet(catalog, columns=["image_path", "text", "status"])
     table = table[table.status == "ok"]
     images = [load_rgb(Path(p)) for p in table.image_path]
     views = images + [product_view(im) for im in images]
-    backbone = load("offline-lite0-minilm")
-    backbone.encode_photos(views[:EXTRACT_BATCH])  # warm-up
+    backbone = load(backbone_name)
+    backbone.encode_photos(views[:batch])  # warm-up
+    backbone.encode_texts(list(table.text[:batch]))
     start = time.perf_counter()
-    for s in range(0, len(views), EXTRACT_BATCH):
-        backbone.encode_photos(views[s:s + EXTRACT_BATCH])
+    for s in range(0, len(views), batch):
+        backbone.encode_photos(views[s:s + batch])
     photos_s = time.perf_counter() - start
     texts = list(table.text)
     start = time.perf_counter()
-    for s in range(0, len(texts), EXTRACT_BATCH):
-        backbone.encode_texts(texts[s:s + EXTRACT_BATCH])
+    for s in range(0, len(texts), batch):
+        backbone.encode_texts(texts[s:s + batch])
     return {"photos": len(views), "texts": len(texts), "photo_tower_s": photos_s, "text_tower_s": time.perf_counter() - start}
 
 
@@ -61,7 +64,10 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--one-process", action="store_true", help="also time `mmaudit audit`, the five stages in one process")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="a setting (stage.key=value) for every stage")
+    ap.add_argument("--backbone", default=NegativesConfig.backbone, help="the towers (negatives.backbone), of the audit and the bare towers")
+    ap.add_argument("--batch-size", type=int, default=NegativesConfig.batch_size, help="photos and texts per tower call (negatives.batch_size)")
     a = ap.parse_args()
+    a.sets += [f"negatives.backbone={a.backbone}", f"negatives.batch_size={a.batch_size}"]
     settings = [x for s in a.sets for x in ("--set", s)]
     import pandas as pd
 
@@ -84,7 +90,7 @@ def main() -> None:
     if a.one_process:
         times_audit = timed([*MMAUDIT, "audit", str(catalog_csv), "-o", str(a.out / "work-audit"), "--set", f"ingest.images_root={DATA}", *settings])
         print(f"audit (one process): {times_audit[0]:.0f} s, peak {times_audit[1]} MiB", file=sys.stderr, flush=True)
-    towers = bare_towers(w / "catalog.parquet")
+    towers = bare_towers(w / "catalog.parquet", a.backbone, a.batch_size)
     bare = towers["photo_tower_s"] + towers["text_tower_s"]
     audit = sum(t for t, _ in times.values())
     result = {"date": dt.datetime.now().isoformat(timespec="minutes"), "n": a.n, "mode": a.mode, "settings": a.sets, **towers,

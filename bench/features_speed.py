@@ -3,7 +3,7 @@
 precision moves their outputs.
 
     python bench/features_speed.py [--n 256] [--batches 1 8 32 64] [--threads 1 2] [--towers photo text]
-                                   [--device cpu|cuda] [--precisions fp32 bf16 fp16]
+                                   [--device cpu|cuda] [--precisions fp32 bf16 fp16] [--repeat 1] [--results DIR]
 
 Reads the first N photos and texts of ../shared/datasets/myntra-fashion. A precision other than fp32 runs the towers
 under torch.autocast; for each, the cosine of every pooled vector (the features the default judge reads) with the fp32
@@ -64,15 +64,16 @@ def main() -> None:
     ap.add_argument("--towers", nargs="+", choices=["photo", "text"], default=["photo", "text"])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precisions", nargs="+", choices=["fp32", *DTYPES], default=["fp32"])
+    ap.add_argument("--repeat", type=int, default=1, help="encode the N items this many times over (a GPU's speed needs many items)")
     ap.add_argument("--results", type=Path, help="also write the rows to this folder as JSON")
     a = ap.parse_args()
     with open(DATA / "products.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))[: a.n]
     backbone = build(get_config("offline-lite0-minilm") | {"device": a.device})
-    towers = {"photo": ([load_rgb(DATA / r["image"]) for r in rows], backbone.encode_photos) if "photo" in a.towers else None,
-              "text": ([f"{r['title']}. {r['description']}" for r in rows], backbone.encode_texts) if "text" in a.towers else None}
+    towers = {"photo": ([load_rgb(DATA / r["image"]) for r in rows] * a.repeat, backbone.encode_photos) if "photo" in a.towers else None,
+              "text": ([f"{r['title']}. {r['description']}" for r in rows] * a.repeat, backbone.encode_texts) if "text" in a.towers else None}
     results = []
-    print(f"{len(rows)} items on {backbone.device}; agreement: pooled cosine with fp32 min / mean, detail max diff / std")
+    print(f"{len(rows)} items x {a.repeat} on {backbone.device}; agreement: pooled cosine with fp32 min / mean, detail max diff / std")
     print("| tower | threads | batch | precision | items/s | agreement with fp32 |")
     print("|---|---|---|---|---|---|")
     for threads in a.threads:
@@ -93,7 +94,7 @@ def main() -> None:
     if a.results:
         a.results.mkdir(parents=True, exist_ok=True)
         path = a.results / f"features-speed-{backbone.device.type}-{dt.datetime.now():%Y-%m-%d-%H%M}.json"
-        path.write_text(json.dumps({"date": dt.datetime.now().isoformat(timespec="minutes"), "n": len(rows),
+        path.write_text(json.dumps({"date": dt.datetime.now().isoformat(timespec="minutes"), "n": len(rows), "repeat": a.repeat,
                                     "device": str(backbone.device), "torch": torch.__version__, "rows": results}, indent=1))
         print(f"(written to {path})")
 

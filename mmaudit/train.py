@@ -257,7 +257,8 @@ def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, l
         jobs += heads[-1].jobs(rows_of(photo_x, train_products), {a: values[train_products] for a, values in labels.items()},
                                reductions.setdefault(fold, {}))
     description = f"claim heads: {what}" + (f", {len(left_out)} left out" if len(left_out) else "")
-    fit_together(jobs, config.attribute_epochs, multilabel, config.seed, description)  # every fold's networks at once
+    # every fold's networks at once, on the GPU where there is one
+    fit_together(jobs, config.attribute_epochs, multilabel, config.seed, description, pick_device(config.device))
     return [fold_heads.eval() for fold_heads in heads]
 
 

@@ -8,6 +8,7 @@ import io
 import weakref
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -28,9 +29,12 @@ def predicted(net: nn.ModuleDict, z: torch.Tensor, name: str) -> np.ndarray:
         return net["heads"][name](net["trunk"](z)).argmax(-1).numpy()
 
 
-def test_each_network_learns_its_own_labels_from_its_own_rows():
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no GPU here: this machine runs the heads on the CPU"))])
+def test_each_network_learns_its_own_labels_from_its_own_rows(device):
     """Networks stacked in one training share no gradient: three networks on different row counts of the same inputs,
-    two with opposite labels, each learns its own; the row counts differ so the shorter ones wrap around."""
+    two with opposite labels, each learns its own; the row counts differ so the shorter ones wrap around. On a GPU
+    too, the trained weights back in each network on the CPU."""
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     z = torch.from_numpy(rng.normal(size=(700, 5)).astype(np.float32))
@@ -38,7 +42,7 @@ def test_each_network_learns_its_own_labels_from_its_own_rows():
     jobs = [Job(network(5, {"colour": 2}), z, {"colour": sign}),
             Job(network(5, {"colour": 2}), z[:300].clone(), {"colour": 1 - sign[:300]}),
             Job(network(5, {"colour": 2}), z[:650].clone(), {"colour": (z[:650, 1] > 0).long()})]
-    fit_together(jobs, epochs=300, multilabel=frozenset(), seed=0)
+    fit_together(jobs, epochs=300, multilabel=frozenset(), seed=0, device=torch.device(device))
     assert (predicted(jobs[0].network, z, "colour") == sign.numpy()).mean() > 0.95
     assert (predicted(jobs[1].network, z, "colour") == 1 - sign.numpy()).mean() > 0.95
     assert (predicted(jobs[2].network, z, "colour") == (z[:, 1] > 0).long().numpy()).mean() > 0.95

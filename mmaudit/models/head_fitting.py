@@ -22,6 +22,7 @@ BATCH = 512
 # TrainConfig.attribute_epochs defaults to EPOCHS
 EPOCHS, LR, WEIGHT_DECAY = 20, 2e-3, 0.05
 SMOOTHING = 0.1  # label smoothing keeps the costs finite
+CPU = torch.device("cpu")
 
 
 @dataclass
@@ -35,9 +36,10 @@ class Job:
     codes: dict[str, torch.Tensor]
 
 
-def fit_together(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: int, description: str = "claim heads") -> None:
-    """Train every job's network for `epochs` on its own rows, those of one shape all at once; the trained weights go
-    back into each network. A network's epoch is its rows in a fresh random order, in batches of `BATCH`; one with fewer
+def fit_together(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: int, description: str = "claim heads",
+                 device: torch.device = CPU) -> None:
+    """Train every job's network for `epochs` on its own rows, those of one shape all at once, on `device`; the trained
+    weights go back into each network (on the CPU, where the heads predict). A network's epoch is its rows in a fresh random order, in batches of `BATCH`; one with fewer
     rows than the largest of its shape wraps around to as many rows as that one (its folds differ by a few rows). A
     progress bar (`description`) counts the steps: on a large catalog this is most of `train`."""
     shapes: dict[tuple, list[Job]] = {}
@@ -48,7 +50,7 @@ def fit_together(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed:
         task = progress.add_task(description, total=total, rate="")
         for k, same_shape in enumerate(shapes.values()):
             fit_stacked(same_shape, epochs, multilabel, seed + k,
-                        lambda epoch: progress.update(task, advance=1, rate=f"epoch {epoch + 1}/{epochs}"))
+                        lambda epoch: progress.update(task, advance=1, rate=f"epoch {epoch + 1}/{epochs}"), device)
 
 
 def steps_per_epoch(jobs: list[Job]) -> int:
@@ -57,29 +59,31 @@ def steps_per_epoch(jobs: list[Job]) -> int:
 
 
 def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: int,
-                step_done: Callable[[int], None] = lambda epoch: None) -> None:
+                step_done: Callable[[int], None] = lambda epoch: None, device: torch.device = CPU) -> None:
     """`fit_together` of networks of one shape and the same columns; `step_done(epoch)` after each step."""
     if epochs <= 0:
         return
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(device).manual_seed(seed)  # the batches' order and the dropout, drawn where the work runs
     columns = list(jobs[0].network["heads"])
-    w1, b1, w2, b2, slices = stacked_weights(jobs, columns)
-    params = [w1, b1, w2, b2]
+    *weights, slices = stacked_weights(jobs, columns)
+    params = [p.detach().to(device).requires_grad_() for p in weights]
+    w1, b1, w2, b2 = params
     # fused: the same update in one pass over the weights instead of a dozen (a fifth of a step unfused)
     optimizer = torch.optim.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY, fused=True)
-    inputs, codes, group, rows = shared_inputs(jobs, columns)
+    inputs, codes, group, rows = (x.to(device) if isinstance(x, torch.Tensor) else {k: v.to(device) for k, v in x.items()}
+                                  for x in shared_inputs(jobs, columns))
     dropout = jobs[0].network["trunk"][-1].p
-    picks = torch.arange(inputs.shape[1])  # an epoch: as many rows as the largest network's, in batches of BATCH
+    picks = torch.arange(inputs.shape[1], device=device)  # an epoch: as many rows as the largest network's, in batches of BATCH
     steps = steps_per_epoch(jobs)
     for epoch in range(epochs):
-        order = torch.rand(len(jobs), len(picks), generator=generator)
+        order = torch.rand(len(jobs), len(picks), generator=generator, device=device)
         order[picks >= rows[:, None]] = 2.0  # rows a network lacks sort last
         order = order.argsort(1).gather(1, picks % rows[:, None])  # each network's rows in order, a shorter one wrapped around
         for s in range(steps):
             idx = order[:, s * BATCH:(s + 1) * BATCH]
             x = inputs[group[:, None], idx]
             hidden = nn.functional.gelu(torch.baddbmm(b1, x, w1))
-            keep = torch.rand(hidden.shape, generator=generator) >= dropout
+            keep = torch.rand(hidden.shape, generator=generator, device=device) >= dropout
             hidden = hidden * keep / (1 - dropout)
             out = torch.baddbmm(b2, hidden, w2)
             loss = sum(column_loss(out[..., slices[name]], codes[name][group[:, None], idx], name in multilabel) for name in columns)
@@ -87,7 +91,7 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
             loss.backward()
             optimizer.step()
             step_done(epoch)
-    unstack(jobs, columns, [p.detach() for p in params], slices)
+    unstack(jobs, columns, [p.detach().cpu() for p in params], slices)
 
 
 def stacked_weights(jobs: list[Job], columns: list[str]) -> tuple:

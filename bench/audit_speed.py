@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from quality import DATA, MMAUDIT, ROOT, TITLES_ONLY, timed
+from quality import DATA, MMAUDIT, ROOT, TITLES_ONLY, machine, timed
 
 from mmaudit.config import NegativesConfig
 
@@ -93,7 +93,7 @@ def main() -> None:
     towers = bare_towers(w / "catalog.parquet", a.backbone, a.batch_size)
     bare = towers["photo_tower_s"] + towers["text_tower_s"]
     audit = sum(t for t, _ in times.values())
-    result = {"date": dt.datetime.now().isoformat(timespec="minutes"), "n": a.n, "mode": a.mode, "settings": a.sets, **towers,
+    result = {"date": dt.datetime.now().isoformat(timespec="minutes"), "machine": machine(), "n": a.n, "mode": a.mode, "settings": a.sets, **towers,
               "stages": {s: {"seconds": t, "peak_mib": m} for s, (t, m) in times.items()}, "audit_s": audit, "ratio": audit / bare}
     if a.one_process:
         result["one_process"] = {"seconds": times_audit[0], "peak_mib": times_audit[1], "ratio": times_audit[0] / bare}

@@ -48,6 +48,14 @@ def timed(cmd: list[str]) -> tuple[float, int]:
     return seconds, usage.ru_maxrss // 1024
 
 
+def machine() -> str:
+    """Where a benchmark ran: the host's name, its CPUs and the GPU torch sees, if any."""
+    import torch
+
+    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"{platform.node()} {os.cpu_count()} CPUs{gpu}"
+
+
 def own_flags(truth_csv: Path, scores: Path) -> dict:
     """How the tool's own decision (`flagged`) fares: how many it flags, their precision and recall against the truth,
     and the share of mismatches it estimated for the catalog."""
@@ -128,7 +136,7 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     a.results.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M")
-    meta = {"date": stamp, "machine": f"{platform.node()} {os.cpu_count()} CPUs", "command": " ".join(sys.argv), "rows": rows}
+    meta = {"date": stamp, "machine": machine(), "command": " ".join(sys.argv), "rows": rows}
     (a.results / f"quality-{stamp}.json").write_text(json.dumps(meta, indent=2))
     print("| mode | plan | % | model | R@P0.5 | R@P0.8 | AP | ROC-AUC | P@k | partner acc | flagged (precision / recall) | share est. | "
           "ingest s | negatives s | train s | score s | peak MiB |")

@@ -65,7 +65,8 @@ def test_the_forward_pass_that_keeps_stage_ends_is_the_towers_own():
     backbone = load("offline-lite0-minilm")
     images = [Image.new("RGB", (300, 200), c) for c in ("red", "navy")]
     with torch.inference_mode():
-        expected = backbone.photo.extract_features(photo_batch(images, backbone.image_size)).flatten(2).transpose(1, 2)
+        x = photo_batch(images, backbone.image_size).to(backbone.device)
+        expected = backbone.photo.extract_features(x).flatten(2).transpose(1, 2).cpu()
     got = backbone.encode_photos(images).regions.astype(np.float32)
     np.testing.assert_allclose(got, expected.numpy(), atol=1e-2, rtol=1e-2)  # regions are stored as float16
 

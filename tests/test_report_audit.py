@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from mmaudit import schema
 from mmaudit.files import write_table
@@ -110,3 +111,15 @@ def test_audit_end_to_end_and_resume(demo_catalog, tmp_path):
     assert (work / "model" / "model.safetensors").stat().st_mtime_ns == model_mtime
     changed = invoke(*args[:-2], "--set", "train.epochs=2")  # a changed setting redoes train and what follows
     assert changed.count("up to date") == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU here: the audit's models run on the CPU")
+@pytest.mark.parametrize("model", ["zeroshot", "fusion"])
+def test_audit_on_a_gpu(demo_catalog, tmp_path, model):
+    """The pair model, the claim heads and scoring on the GPU (the cache's features stay on the CPU): every product
+    scored, as on the CPU."""
+    work = tmp_path / "audit"
+    invoke("audit", demo_catalog, "-o", work, *TINY, *FAST_TRAIN, "--set", f"train.model={model}",
+           "--set", "train.device=cuda", "--set", "score.device=cuda")
+    scores = pd.read_parquet(work / "scores.parquet")
+    assert len(scores) == len(pd.read_csv(demo_catalog)) and scores[scores.status == "ok"].mismatch_score.notna().all()

@@ -43,8 +43,9 @@ class ZeroShotModel(nn.Module):
         return {"text": torch.from_numpy(feats["text"]), "neighbours": torch.from_numpy(neighbours)}
 
     def pair_logits(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor) -> torch.Tensor:
-        text = prepared["text"][text_rows]  # [B, D]
+        device = self.scale.device  # the prepared features stay on the CPU; a batch of them moves where the model is
+        text = prepared["text"][text_rows].to(device)  # [B, D]
         if self.shared_space:
-            return -self.scale * (prepared["photo"][photo_rows] * text).sum(-1)
-        voters = prepared["text"][prepared["neighbours"][photo_rows]]  # [B, K, D]
+            return -self.scale * (prepared["photo"][photo_rows].to(device) * text).sum(-1)
+        voters = prepared["text"][prepared["neighbours"][photo_rows]].to(device)  # [B, K, D]
         return -self.scale * (voters @ text[:, :, None]).squeeze(-1).mean(1)

@@ -3,7 +3,7 @@
 towers' own forward pass (the physical limit of the offline default on this machine), and each stage's share.
 
     python bench/audit_speed.py [--n 2000] [--out bench-out/audit-speed] [--mode columns|titles] [--set stage.key=value]
-                                [--backbone NAME] [--batch-size 8]
+                                [--backbone NAME] [--batch-size 0]
 
 Takes the first N products of ../shared/datasets/myntra-fashion. Bare towers: the photo tower on both views of each
 photo (the photo as shot and its product view, the two the audit encodes) and the text tower on each product's text,
@@ -28,7 +28,9 @@ from pathlib import Path
 
 from quality import DATA, MMAUDIT, ROOT, TITLES_ONLY, machine, timed
 
+from mmaudit.backbones import get_config
 from mmaudit.config import NegativesConfig
+from mmaudit.features import extraction_batch
 
 
 def bare_towers(catalog: Path, backbone_name: str, batch: int) -> dict:
@@ -65,7 +67,8 @@ def main() -> None:
     ap.add_argument("--one-process", action="store_true", help="also time `mmaudit audit`, the five stages in one process")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="a setting (stage.key=value) for every stage")
     ap.add_argument("--backbone", default=NegativesConfig.backbone, help="the towers (negatives.backbone), of the audit and the bare towers")
-    ap.add_argument("--batch-size", type=int, default=NegativesConfig.batch_size, help="photos and texts per tower call (negatives.batch_size)")
+    ap.add_argument("--batch-size", type=int, default=NegativesConfig.batch_size,
+                    help="photos and texts per tower call (negatives.batch_size; 0: the audit's choice for the device)")
     a = ap.parse_args()
     a.sets += [f"negatives.backbone={a.backbone}", f"negatives.batch_size={a.batch_size}"]
     settings = [x for s in a.sets for x in ("--set", s)]
@@ -90,7 +93,7 @@ def main() -> None:
     if a.one_process:
         times_audit = timed([*MMAUDIT, "audit", str(catalog_csv), "-o", str(a.out / "work-audit"), "--set", f"ingest.images_root={DATA}", *settings])
         print(f"audit (one process): {times_audit[0]:.0f} s, peak {times_audit[1]} MiB", file=sys.stderr, flush=True)
-    towers = bare_towers(w / "catalog.parquet", a.backbone, a.batch_size)
+    towers = bare_towers(w / "catalog.parquet", a.backbone, extraction_batch(get_config(a.backbone), a.batch_size))
     bare = towers["photo_tower_s"] + towers["text_tower_s"]
     audit = sum(t for t, _ in times.values())
     result = {"date": dt.datetime.now().isoformat(timespec="minutes"), "machine": machine(), "n": a.n, "mode": a.mode, "settings": a.sets, **towers,

@@ -51,7 +51,11 @@ class NegativesConfig:
     near_duplicate_cosine: float = setting(0.97, "photos this similar (cosine) and of the same colours are one product's: never negatives")
     group_col: str = setting("", "column whose equal values mark variants of one product: never negatives")
     seed: int = setting(0, "random seed of the folds and the negatives")
-    batch_size: int = setting(8, "photos per batch of feature extraction (the measured best on CPU)")
+    batch_size: int = setting(0, "photos and texts per call of the towers; 0: 8 on the CPU, 256 on a GPU (the measured best of each)")
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 0:
+            raise ConfigError(f"negatives.batch_size {self.batch_size}: must be 0 (chosen for the device) or more")
 
 
 @dataclass

@@ -28,6 +28,7 @@ from PIL import Image
 from . import backbones, distributed
 from .backbones import Backbone
 from .config import EngineConfig
+from .devices import pick_device
 from .errors import MMAuditError
 from .feature_keys import GROUPS, PHOTO_KIND, TEXT_KIND, TOKENS, VECTORS, VIEWS
 from .files import atomic_path
@@ -36,6 +37,12 @@ from .progress import bar, log
 
 SHARD_SIZE = 512  # features per cache file: the unit a crashed run redoes
 EXTRACT_BATCH = 8  # photos/s peak at 8 on 2 cores, texts/s within 5% of their best (BENCHMARKS.md, bench/features_speed.py)
+GPU_EXTRACT_BATCH = 256  # on an H200: photos/s 1.5x and texts/s 4.6x those at 8 (BENCHMARKS.md, "The audit on a GPU")
+
+
+def extraction_batch(backbone_config: dict, batch_size: int = 0) -> int:
+    """Photos and texts per call of the towers: `batch_size`, or where 0 the measured best of where they run."""
+    return batch_size or (GPU_EXTRACT_BATCH if pick_device(backbone_config.get("device", "")).type == "cuda" else EXTRACT_BATCH)
 
 
 def text_key(text: str) -> str:
@@ -274,17 +281,18 @@ class FeatureStore:
                 self.index(kind, group).update({key: (path, row) for row, key in enumerate(keys)})
         self.computed[kind] += len(keys)
 
-    def ensure_photos(self, photos: dict[str, str], batch_size: int = EXTRACT_BATCH, groups: tuple[str, ...] = (VECTORS,)) -> dict[str, str]:
+    def ensure_photos(self, photos: dict[str, str], batch_size: int = 0, groups: tuple[str, ...] = (VECTORS,)) -> dict[str, str]:
         """Compute the features of `groups` of photos (sha256 -> path) not in the cache; return the ones that failed."""
         return self.ensure(PHOTO_KIND, photos, batch_size, groups)
 
-    def ensure_texts(self, texts: dict[str, str], batch_size: int = EXTRACT_BATCH, groups: tuple[str, ...] = (VECTORS,)) -> None:
+    def ensure_texts(self, texts: dict[str, str], batch_size: int = 0, groups: tuple[str, ...] = (VECTORS,)) -> None:
         """Compute the features of `groups` of texts (key -> text) not in the cache."""
         self.ensure(TEXT_KIND, texts, batch_size, groups)
 
     def ensure(self, kind: str, items: dict[str, str], batch_size: int, groups: tuple[str, ...]) -> dict[str, str]:
         """Compute each item's groups of arrays that the cache lacks, the items lacking the same groups together
-        (one forward pass gives both groups); return key -> problem."""
+        (one forward pass gives both groups), `batch_size` at a time (0: `extraction_batch`); return key -> problem."""
+        batch_size = extraction_batch(self.backbone_config, batch_size)
         lacking: dict[tuple[str, ...], list[str]] = {}
         for key in items:
             missing = tuple(group for group in groups if key not in self.index(kind, group))
@@ -357,7 +365,7 @@ def open_store(catalog_path: Path, backbone: str, cache_dir: str = "", engine: E
     return FeatureStore(root, backbones.get_config(backbone), engine=engine)  # an unknown name fails here, before any work
 
 
-def product_features(store: FeatureStore, products, batch_size: int = EXTRACT_BATCH, tokens: bool = False) -> dict[str, np.ndarray]:
+def product_features(store: FeatureStore, products, batch_size: int = 0, tokens: bool = False) -> dict[str, np.ndarray]:
     """Photo and text features of catalog rows, in row order, computed where not cached:
     photo (pooled), colour, palette, detail (where the backbone gives it), the same of the product view
     (product_photo, product_colour, ...), text (pooled); with `tokens`, also regions, tokens, mask and ids (where the

@@ -15,7 +15,7 @@ from mmaudit import features, schema
 from mmaudit.backbones import get_config
 from mmaudit.backbones import load as load_backbone
 from mmaudit.feature_keys import GROUPS, PHOTO_KIND, TEXT_KIND, TOKENS, VECTORS
-from mmaudit.features import FeatureStore, photo_arrays, photo_batches, product_features
+from mmaudit.features import FeatureStore, extraction_batch, photo_arrays, photo_batches, product_features
 from mmaudit.images import load_rgb
 
 from .conftest import FAST_TRAIN, TINY, invoke
@@ -125,3 +125,8 @@ def test_the_next_batches_are_decoded_while_the_towers_encode_this_one(demo_cata
     backbone.encode_photos = encode_waiting_for_the_next_batches
     next(photo_batches(backbone, (VECTORS,), [str(i) for i in range(16)], paths, batch_size=4, workers=workers))
     assert seen == [True], sorted(decoding)
+
+
+def test_the_towers_batch_is_chosen_for_their_device_unless_set():
+    assert extraction_batch({"device": "cpu"}) == 8 and extraction_batch({"device": "cuda"}) == 256
+    assert extraction_batch({"device": "cuda"}, 32) == 32 and extraction_batch({"device": "cpu"}, 3) == 3

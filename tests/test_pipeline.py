@@ -363,3 +363,9 @@ def test_what_train_holds_per_product_is_released_before_the_claim_heads_train(p
     monkeypatch.setattr(train.HeadsJob, "fit", fitting)
     train.run(pipeline["pairs"], tmp_path / "model", train.TrainConfig(epochs=1), pipeline["catalog"])
     assert len(features) > 5 and len(claims) == 2 and alive_at_fit == [0, 0]
+
+
+def test_a_negative_tower_batch_is_refused_before_any_work(pipeline, tmp_path):
+    result = runner.invoke(app, ["make-negatives", str(pipeline["catalog"]), "-o", str(tmp_path / "p.parquet"), "--set", "negatives.batch_size=-8"])
+    assert result.exit_code == 1 and "negatives.batch_size -8: must be 0" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "p.parquet").exists()

@@ -26,8 +26,8 @@ def photo_batch(images: list[Image.Image], size: int) -> torch.Tensor:
     return (x / 255.0 - 0.5) / 0.5
 
 
-# the towers' arithmetic: bf16 (torch.autocast) is about twice as fast on a GPU or a CPU with AMX, and slower on a CPU
-# without bf16 instructions (bench/features_speed.py --precisions fp32 bf16)
+# the towers' arithmetic: bf16 (torch.autocast) is about twice as fast on a CPU with AMX, no faster on an H200 (the host's
+# resizing bounds the photo tower there), slower on a CPU without bf16 instructions (docs/decisions/2026-12-04-bf16-towers.md)
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 DETAIL_STAGES = 5  # Lite0: the ends of its 40- to 320-channel stages (strides 8 to 32)
 

@@ -39,9 +39,10 @@ class Job:
 def fit_together(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: int, description: str = "claim heads",
                  device: torch.device = CPU) -> None:
     """Train every job's network for `epochs` on its own rows, those of one shape all at once, on `device`; the trained
-    weights go back into each network (on the CPU, where the heads predict). A network's epoch is its rows in a fresh random order, in batches of `BATCH`; one with fewer
-    rows than the largest of its shape wraps around to as many rows as that one (its folds differ by a few rows). A
-    progress bar (`description`) counts the steps: on a large catalog this is most of `train`."""
+    weights go back into each network (on the CPU, where the heads predict). A network's epoch is its rows in a fresh
+    random order, in batches of `BATCH`; one with fewer rows than the largest of its shape wraps around to as many rows
+    as that one (its folds differ by a few rows). A progress bar (`description`) counts the steps: on a large catalog
+    this is most of `train`."""
     shapes: dict[tuple, list[Job]] = {}
     for job in jobs:
         shapes.setdefault((job.z.shape[1], job.network["trunk"][0].out_features), []).append(job)
@@ -70,8 +71,9 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
     w1, b1, w2, b2 = params
     # fused: the same update in one pass over the weights instead of a dozen (a fifth of a step unfused)
     optimizer = torch.optim.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY, fused=True)
-    inputs, codes, group, rows = (x.to(device) if isinstance(x, torch.Tensor) else {k: v.to(device) for k, v in x.items()}
-                                  for x in shared_inputs(jobs, columns))
+    inputs, codes, group, rows = shared_inputs(jobs, columns)
+    inputs, group, rows = inputs.to(device), group.to(device), rows.to(device)  # on the CPU: the same tensors, no copy
+    codes = {name: values.to(device) for name, values in codes.items()}
     dropout = jobs[0].network["trunk"][-1].p
     picks = torch.arange(inputs.shape[1], device=device)  # an epoch: as many rows as the largest network's, in batches of BATCH
     steps = steps_per_epoch(jobs)

@@ -7,8 +7,8 @@ towers' own forward pass (the physical limit of the offline default on this mach
 
 Takes the first N products of ../shared/datasets/myntra-fashion. Bare towers: the photo tower on both views of each
 photo (the photo as shot and its product view, the two the audit encodes) and the text tower on each product's text,
-at the audit's batch size (`--batch-size`: the default is the towers' fastest on a 2-core CPU, `bench/features_speed.py`), on the audit's device and threads, the photos
-decoded and cut beforehand (decoding is the audit's work, not the towers').
+at the audit's batch size (`--batch-size`; 0, the default, is the audit's own choice for the device) on the audit's
+device and threads, the photos decoded and cut beforehand (decoding is the audit's work, not the towers').
 Then the five stages as a user runs them (`ingest`, `make-negatives`, `train`, `score`, `report`), each timed with its
 peak memory, into a fresh work folder with a fresh cache. Prints the ratio audit / towers and each stage's share.
 With `--one-process`, also `mmaudit audit` (the five in one process, the command the README runs) into another fresh

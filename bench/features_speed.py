@@ -3,19 +3,18 @@
 precision moves their outputs.
 
     python bench/features_speed.py [--n 256] [--batches 1 8 32 64] [--threads 1 2] [--towers photo text]
-                                   [--device cpu|cuda] [--precisions fp32 bf16 fp16] [--repeat 1] [--results DIR]
+                                   [--device cpu|cuda] [--precisions fp32 bf16] [--repeat 1] [--results DIR]
 
-Reads the first N photos and texts of ../shared/datasets/myntra-fashion. A precision other than fp32 runs the towers
-under torch.autocast; for each, the cosine of every pooled vector (the features the default judge reads) with the fp32
-one (min and mean) and the largest difference of the colour-weighted detail features, relative to their scale. Ratios
-within one run are what to compare: these machines are shared and noisy. On a GPU the towers' time is the wall time of
-each batch, its copy back to the host included.
+Reads the first N photos and texts of ../shared/datasets/myntra-fashion. Each precision is the offline towers built
+with that `precision` (as a backbone file sets it); for one other than fp32, the cosine of every pooled vector (the
+features the default judge reads) with the fp32 one (min and mean) and the largest difference of the colour-weighted
+detail features, relative to their scale. Ratios within one run are what to compare: these machines are shared and
+noisy. On a GPU the towers' time is the wall time of each batch, its copy back to the host included.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import datetime as dt
 import json
@@ -26,22 +25,17 @@ import numpy as np
 import torch
 
 from mmaudit.backbones import build, get_config
+from mmaudit.backbones.offline import PRECISIONS
 from mmaudit.images import load_rgb
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "datasets" / "myntra-fashion"
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def precision(name: str, device: torch.device):
-    return contextlib.nullcontext() if name == "fp32" else torch.autocast(device.type, dtype=DTYPES[name])
-
-
-def encode_all(encode, items: list, batch: int, context) -> tuple[float, list]:
-    with context:
-        encode(items[:batch])  # warm-up
-        start = time.perf_counter()
-        outputs = [encode(items[s:s + batch]) for s in range(0, len(items), batch)]
+def encode_all(encode, items: list, batch: int) -> tuple[float, list]:
+    encode(items[:batch])  # warm-up
+    start = time.perf_counter()
+    outputs = [encode(items[s:s + batch]) for s in range(0, len(items), batch)]
     return time.perf_counter() - start, outputs
 
 
@@ -63,27 +57,29 @@ def main() -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--towers", nargs="+", choices=["photo", "text"], default=["photo", "text"])
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--precisions", nargs="+", choices=["fp32", *DTYPES], default=["fp32"])
+    ap.add_argument("--precisions", nargs="+", choices=list(PRECISIONS), default=["fp32"])
     ap.add_argument("--repeat", type=int, default=1, help="encode the N items this many times over (a GPU's speed needs many items)")
     ap.add_argument("--results", type=Path, help="also write the rows to this folder as JSON")
     a = ap.parse_args()
     with open(DATA / "products.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))[: a.n]
-    backbone = build(get_config("offline-lite0-minilm") | {"device": a.device})
-    towers = {"photo": ([load_rgb(DATA / r["image"]) for r in rows] * a.repeat, backbone.encode_photos) if "photo" in a.towers else None,
-              "text": ([f"{r['title']}. {r['description']}" for r in rows] * a.repeat, backbone.encode_texts) if "text" in a.towers else None}
+    backbones = {kind: build(get_config("offline-lite0-minilm") | {"device": a.device, "precision": kind}) for kind in a.precisions}
+    items = {"photo": [load_rgb(DATA / r["image"]) for r in rows] * a.repeat if "photo" in a.towers else None,
+             "text": [f"{r['title']}. {r['description']}" for r in rows] * a.repeat if "text" in a.towers else None}
+    device = next(iter(backbones.values())).device
     results = []
-    print(f"{len(rows)} items x {a.repeat} on {backbone.device}; agreement: pooled cosine with fp32 min / mean, detail max diff / std")
+    print(f"{len(rows)} items x {a.repeat} on {device}; agreement: pooled cosine with fp32 min / mean, detail max diff / std")
     print("| tower | threads | batch | precision | items/s | agreement with fp32 |")
     print("|---|---|---|---|---|---|")
     for threads in a.threads:
         torch.set_num_threads(threads)
         for batch in a.batches:
-            for name, (items, encode) in ((k, v) for k, v in towers.items() if v):
+            for name, tower_items in ((k, v) for k, v in items.items() if v):
                 reference = None
-                for kind in a.precisions:
-                    seconds, outputs = encode_all(encode, items, batch, precision(kind, backbone.device))
-                    row = {"tower": name, "threads": threads, "batch": batch, "precision": kind, "items_per_s": len(items) / seconds}
+                for kind, backbone in backbones.items():
+                    encode = backbone.encode_photos if name == "photo" else backbone.encode_texts
+                    seconds, outputs = encode_all(encode, tower_items, batch)
+                    row = {"tower": name, "threads": threads, "batch": batch, "precision": kind, "items_per_s": len(tower_items) / seconds}
                     if kind == "fp32":
                         reference = outputs
                     elif reference is not None:
@@ -93,9 +89,9 @@ def main() -> None:
                     print(f"| {name} | {threads} | {batch} | {kind} | {row['items_per_s']:.1f} | {agree} |", flush=True)
     if a.results:
         a.results.mkdir(parents=True, exist_ok=True)
-        path = a.results / f"features-speed-{backbone.device.type}-{dt.datetime.now():%Y-%m-%d-%H%M}.json"
+        path = a.results / f"features-speed-{device.type}-{dt.datetime.now():%Y-%m-%d-%H%M}.json"
         path.write_text(json.dumps({"date": dt.datetime.now().isoformat(timespec="minutes"), "n": len(rows), "repeat": a.repeat,
-                                    "device": str(backbone.device), "torch": torch.__version__, "rows": results}, indent=1))
+                                    "device": str(device), "torch": torch.__version__, "rows": results}, indent=1))
         print(f"(written to {path})")
 
 

@@ -17,7 +17,7 @@ from .config import IngestConfig, as_dict
 from .download import fetch_all
 from .errors import CatalogError
 from .files import write_table
-from .images import ImageProblem, inspect
+from .images import ImageProblem, PhotoInfo, inspect
 from .progress import bar, log
 
 DEFAULT_TEXT_COLS = ("title", "description")
@@ -133,6 +133,7 @@ def _inspect_photos(table: pd.DataFrame, config: IngestConfig) -> None:
         except ImageProblem as problem:
             return row, problem
 
+    read: dict[int, PhotoInfo] = {}
     start = time.perf_counter()
     with bar() as progress, ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
         task = progress.add_task("reading photos", total=len(rows), rate="")
@@ -140,9 +141,13 @@ def _inspect_photos(table: pd.DataFrame, config: IngestConfig) -> None:
             if isinstance(info, ImageProblem):
                 _set_problem(table, row, info)
             else:
-                table.loc[row, ["width", "height", "image_sha256", "image_phash", "pixel_std"]] = [
-                    info.width, info.height, info.sha256, info.phash, info.pixel_std]
+                read[row] = info
             progress.update(task, advance=1, rate=f"{done / max(time.perf_counter() - start, 1e-9):.0f}/s")
+    if read:  # one assignment per column: a row at a time, pandas' indexing took a fifth of ingest
+        infos = list(read.values())
+        for column, field in (("width", "width"), ("height", "height"), ("image_sha256", "sha256"),
+                              ("image_phash", "phash"), ("pixel_std", "pixel_std")):
+            table.loc[list(read), column] = [getattr(info, field) for info in infos]
 
 
 def build_table(catalog_path: Path, config: IngestConfig, cache_dir: Path) -> tuple[pd.DataFrame, list[str]]:

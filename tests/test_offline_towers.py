@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mmaudit.backbones import load
+from mmaudit.backbones.offline import inference_form, load_photo_tower, photo_batch
 from mmaudit.errors import ModelError
 
 
@@ -60,15 +61,36 @@ def test_the_forward_pass_that_keeps_stage_ends_is_the_towers_own():
     pytest.importorskip("efficientnet_lite_pytorch", reason="the offline photo tower package is not installed")
     import torch
 
-    from mmaudit.backbones.offline import photo_batch
-
     backbone = load("offline-lite0-minilm")
     images = [Image.new("RGB", (300, 200), c) for c in ("red", "navy")]
     with torch.inference_mode():
-        x = photo_batch(images, backbone.image_size).to(backbone.device)
-        expected = backbone.photo.extract_features(x).flatten(2).transpose(1, 2).cpu()
+        x = photo_batch(images, backbone.image_size)
+        expected = load_photo_tower(backbone.config).extract_features(x).flatten(2).transpose(1, 2)
     got = backbone.encode_photos(images).regions.astype(np.float32)
     np.testing.assert_allclose(got, expected.numpy(), atol=1e-2, rtol=1e-2)  # regions are stored as float16
+
+
+@pytest.mark.slow
+def test_the_inference_form_computes_the_packages_function_without_its_norms_and_pads():
+    pytest.importorskip("efficientnet_lite_pytorch", reason="the offline photo tower package is not installed")
+    import torch
+
+    from mmaudit.backbones import get_config
+
+    config = get_config("offline-lite0-minilm")
+    package, fast = load_photo_tower(config), inference_form(load_photo_tower(config))
+    assert not [m for m in fast.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    pads = [m.padding for m in fast.modules() if isinstance(m, torch.nn.ZeroPad2d)]
+    assert pads and all(p[0] != p[1] or p[2] != p[3] for p in pads)  # only the strided convolutions' uneven ones left
+    images = []
+    for background, colour in (("white", "red"), ("lightgrey", "navy"), ("white", "black")):
+        images.append(Image.new("RGB", (240, 320), background))
+        ImageDraw.Draw(images[-1]).rectangle((50, 40, 190, 280), fill=colour)
+    with torch.inference_mode():
+        x = photo_batch(images, 224)
+        expected, got = package.extract_features(x), fast.extract_features(x.clone())
+    assert expected.abs().max() > 1  # the maps are not all zero
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.slow

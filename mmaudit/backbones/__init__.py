@@ -16,6 +16,7 @@ from typing import Callable, Protocol
 import numpy as np
 from PIL import Image
 
+from ..allocator import keep_freed_buffers
 from ..errors import ModelError
 
 
@@ -103,4 +104,5 @@ def build(config: dict) -> Backbone:
     if adapter not in ADAPTERS:
         raise ModelError(f"backbone {config['name']!r}: unknown adapter {adapter!r}; known: {sorted(ADAPTERS)} "
                          "or `package.module:Class`")
+    keep_freed_buffers()  # the towers' batches: each call's large buffers reused, not mapped anew
     return ADAPTERS[adapter](config)

@@ -1,0 +1,48 @@
+"""glibc's allocator is set once the towers load, and left alone where it is not glibc or the user set it."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from mmaudit import allocator
+
+# glibc has no getter for these settings; what shows them is the heap: a freed 64 MiB buffer stays with the process
+# (counted in its resident memory) only when buffers that large come from the heap and are not trimmed back.
+RESIDENT_AFTER_FREE = """
+import ctypes, sys
+from mmaudit import allocator
+if sys.argv[1] == "kept":
+    assert allocator.keep_freed_buffers()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+def resident():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+size = 64 << 20
+buffer = libc.malloc(size)
+ctypes.memset(buffer, 1, size)
+before = resident()
+libc.free(buffer)
+print((before - resident()) >> 20)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator")
+@pytest.mark.parametrize("setting, returned_mib", [("as started", 64), ("kept", 0)])
+def test_freed_buffers_stay_for_reuse_once_set(setting, returned_mib):
+    out = subprocess.run([sys.executable, "-c", RESIDENT_AFTER_FREE, setting], capture_output=True, text=True, check=True)
+    assert abs(int(out.stdout) - returned_mib) <= 2
+
+
+def test_the_users_own_glibc_settings_are_left_alone(monkeypatch):
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    assert allocator.keep_freed_buffers() is False
+
+
+def test_another_c_library_is_left_alone(monkeypatch):
+    monkeypatch.setattr(allocator.platform, "libc_ver", lambda: ("", ""))
+    assert allocator.keep_freed_buffers() is False

@@ -2,10 +2,11 @@
 """Photos/s and texts/s of the offline towers by batch size, threads and precision, side by side, and how far a lower
 precision moves their outputs.
 
-    python bench/features_speed.py [--n 256] [--batches 1 8 32 64] [--threads 1 2] [--towers photo text]
+    python bench/features_speed.py [--n 256] [--batches 1 8 32 64] [--threads 1 2] [--towers photo text title]
                                    [--device cpu|cuda] [--precisions fp32 bf16] [--repeat 1] [--results DIR]
 
-Reads the first N photos and texts of ../shared/datasets/myntra-fashion. Each precision is the offline towers built
+Reads the first N photos and texts of ../shared/datasets/myntra-fashion (`text`: title and description, most of them
+the text tower's 64 tokens; `title`: the titles alone, as a catalog of short titles gives). Each precision is the offline towers built
 with that `precision` (as a backbone file sets it); for one other than fp32, the cosine of every pooled vector (the
 features the default judge reads) with the fp32 one (min and mean) and the largest difference of the colour-weighted
 detail features, relative to their scale. Ratios within one run are what to compare: these machines are shared and
@@ -55,7 +56,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=256)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 64])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--towers", nargs="+", choices=["photo", "text"], default=["photo", "text"])
+    ap.add_argument("--towers", nargs="+", choices=["photo", "text", "title"], default=["photo", "text"],
+                    help="text: the text tower on title and description; title: on the title alone (a few tokens)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precisions", nargs="+", choices=list(PRECISIONS), default=["fp32"])
     ap.add_argument("--repeat", type=int, default=1, help="encode the N items this many times over (a GPU's speed needs many items)")
@@ -65,7 +67,8 @@ def main() -> None:
         rows = list(csv.DictReader(handle))[: a.n]
     backbones = {kind: build(get_config("offline-lite0-minilm") | {"device": a.device, "precision": kind}) for kind in a.precisions}
     items = {"photo": [load_rgb(DATA / r["image"]) for r in rows] * a.repeat if "photo" in a.towers else None,
-             "text": [f"{r['title']}. {r['description']}" for r in rows] * a.repeat if "text" in a.towers else None}
+             "text": [f"{r['title']}. {r['description']}" for r in rows] * a.repeat if "text" in a.towers else None,
+             "title": [r["title"] for r in rows] * a.repeat if "title" in a.towers else None}
     device = next(iter(backbones.values())).device
     results = []
     print(f"{len(rows)} items x {a.repeat} on {device}; agreement: pooled cosine with fp32 min / mean, detail max diff / std")

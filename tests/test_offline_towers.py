@@ -94,6 +94,29 @@ def test_the_inference_form_computes_the_packages_function_without_its_norms_and
 
 
 @pytest.mark.slow
+def test_texts_padded_to_the_batchs_longest_read_as_padded_to_the_full_length():
+    """The text tower runs on as many tokens as the batch's longest text; the features are those of every text padded
+    to max_text_tokens, in the cache's fixed shape."""
+    import torch
+
+    backbone = load("offline-lite0-minilm")
+    texts = ["Red shirt", "Navy blue slim fit formal trousers for men with a flat front and two side pockets"]
+    enc = backbone.tokenizer(texts, padding="max_length", truncation=True, max_length=backbone.max_tokens, return_tensors="pt")
+    with torch.inference_mode():
+        full = backbone.text(**enc).last_hidden_state
+    mask = enc["attention_mask"].bool()
+    expected = torch.nn.functional.normalize((full * mask[..., None]).sum(1) / mask.sum(1, keepdim=True), dim=-1)
+    for batch in (texts, texts[:1]):
+        got = backbone.encode_texts(batch)
+        assert got.tokens.shape == (len(batch), backbone.max_tokens, 384) and got.mask.shape == (len(batch), backbone.max_tokens)
+        np.testing.assert_array_equal(got.mask, mask[:len(batch)].numpy())
+        np.testing.assert_allclose(got.pooled, expected[:len(batch)].numpy(), atol=1e-5)
+        real = mask[:len(batch)].numpy()
+        np.testing.assert_allclose(got.tokens[real].astype(np.float32), full[:len(batch)][mask[:len(batch)]].numpy(), atol=2e-2)
+        assert not got.tokens[:, real.sum(1).max():].any()  # beyond the batch's longest text: zeros, masked
+
+
+@pytest.mark.slow
 def test_the_bf16_towers_compute_in_bf16_and_agree_with_fp32():
     pytest.importorskip("efficientnet_lite_pytorch", reason="the offline photo tower package is not installed")
     images = []

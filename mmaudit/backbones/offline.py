@@ -139,10 +139,14 @@ class OfflineBackbone:
         return PhotoFeatures(l2(regions.mean(1)).cpu().numpy(), regions.half().cpu().numpy(), torch.cat(detail, 1).half().cpu().numpy())
 
     def _encode_texts(self, texts: list[str]) -> TextFeatures:
-        enc = self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_tokens, return_tensors="pt").to(self.device)
+        # padded to the batch's longest text, not to max_tokens: a catalog of short titles runs the tower on a few
+        # tokens each; the states then padded with zeros to the cache's fixed length, masked as before
+        enc = self.tokenizer(texts, padding="longest", truncation=True, max_length=self.max_tokens, return_tensors="pt").to(self.device)
         states = self.text(**enc).last_hidden_state.float()
         mask = enc["attention_mask"].bool()
         pooled = (states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        missing = self.max_tokens - states.shape[1]
+        states, mask = torch.nn.functional.pad(states, (0, 0, 0, missing)), torch.nn.functional.pad(mask, (0, missing))
         return TextFeatures(l2(pooled).cpu().numpy(), states.half().cpu().numpy(), mask.cpu().numpy())
 
 

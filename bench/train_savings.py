@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Three savings of `mmaudit train` against the way before, on random inputs of the shipped shapes
+"""Four savings of `mmaudit train` against the way before, on random inputs of the shipped shapes
 (docs/decisions/2026-12-02-train-work-done-once.md):
 
 1. the claim heads of one round (attribute columns, then the words of two text columns; every fold and view) with the
    inputs' reduction fitted by each heads, against fitted once and shared;
 2. the same heads with the plain AdamW (element by element, a dozen passes over the weights) against the fused one
    (one pass; `head_fitting.fit_stacked`);
-3. the weightings' fit (`train.stack`): each refit from zero, against from where the last fit ended.
+3. the weightings' fit (`train.stack`): each refit from zero, against from where the last fit ended;
+4. the same fit with its Newton curvature summed as x' (w x), against as (sqrt(w) x)' (sqrt(w) x), a matrix by its own
+   transpose, of which numpy computes half (`metrics.curvature`).
 
     python bench/train_savings.py [--n 1000 3000] [--repeats 3] [--pairs 48000] [--claims 400]
 
@@ -78,6 +80,32 @@ def stack_from_zero(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, floa
     return weights, float(fitted[-1])
 
 
+@contextmanager
+def weighted_product_curvature():
+    """`metrics.curvature` as it was: x' (w x), the whole product."""
+    shipped = metrics.curvature
+
+    def before(x: np.ndarray, row_weights: np.ndarray) -> np.ndarray:
+        out = np.zeros((x.shape[1] + 1, x.shape[1] + 1))
+        for start in range(0, len(x), metrics.NEWTON_ROWS):
+            rows, weights = x[start:start + metrics.NEWTON_ROWS], row_weights[start:start + metrics.NEWTON_ROWS]
+            out[:-1, :-1] += rows.T @ (rows * weights[:, None])
+        out[:-1, -1] = out[-1, :-1] = x.T @ row_weights
+        out[-1, -1] = row_weights.sum()
+        return out
+
+    metrics.curvature = before
+    try:
+        yield
+    finally:
+        metrics.curvature = shipped
+
+
+def curvature_as_before(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
+    with weighted_product_curvature():
+        return stack(x, labels)
+
+
 def newton_steps(fit, *args) -> tuple[float, int, tuple]:
     """Seconds, Newton steps taken (one linear solve each, every fit's together) and the result of `fit(*args)`."""
     solves, solve = [], np.linalg.solve
@@ -107,15 +135,19 @@ def stacking(pairs: int, claims: int, repeats: int) -> None:
     print("\n| stacking | seconds (each run) | best | Newton steps |")
     print("|---|---|---|---|")
     results, best = {}, {}
+    ways = (("refits from zero", stack_from_zero), ("refits from the last fit, curvature x' (w x)", curvature_as_before),
+            ("refits from the last fit", stack))
     for _ in range(repeats):
-        for way, fit in (("refits from zero", stack_from_zero), ("refits from the last fit", stack)):
+        for way, fit in ways:
             seconds, steps, results[way] = newton_steps(fit, np.column_stack([logits, costs]), labels)  # `stack` overwrites it
             best.setdefault(way, []).append((seconds, steps))
     for way, runs in best.items():
         print(f"| {way} | {', '.join(f'{t:.1f}' for t, _ in runs)} | {min(t for t, _ in runs):.1f} | {runs[0][1]} |")
-    (a, a_bias), (b, b_bias) = results.values()
-    print(f"| last / zero | | {min(t for t, _ in best['refits from the last fit']) / min(t for t, _ in best['refits from zero']):.3f} | "
-          f"largest weight difference {max(np.abs(a - b).max(), abs(a_bias - b_bias)):.1e} |", flush=True)
+    for later, earlier in zip([w for w, _ in ways[1:]], [w for w, _ in ways[:-1]]):
+        (a, a_bias), (b, b_bias) = results[earlier], results[later]
+        ratio = min(t for t, _ in best[later]) / min(t for t, _ in best[earlier])
+        print(f"| {later} / {earlier} | | {ratio:.3f} | largest weight difference {max(np.abs(a - b).max(), abs(a_bias - b_bias)):.1e} |",
+              flush=True)
 
 
 def main() -> None:

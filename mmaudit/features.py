@@ -32,7 +32,7 @@ from .devices import pick_device
 from .errors import MMAuditError
 from .feature_keys import GROUPS, PHOTO_KIND, TEXT_KIND, TOKENS, VECTORS, VIEWS
 from .files import atomic_path
-from .images import ImageProblem, light_background, load_rgb, product_view
+from .images import ImageProblem, channel_extremes, light_background, load_rgb, product_view
 from .progress import bar, log
 
 SHARD_SIZE = 512  # features per cache file: the unit a crashed run redoes
@@ -58,7 +58,7 @@ def palette(image: Image.Image) -> np.ndarray:
     small = image.convert("RGB").resize((64, 64), Image.Resampling.BOX)
     hsv = np.asarray(small.convert("HSV"), dtype=np.float32).reshape(-1, 3) / 255.0
     rgb = np.asarray(small, dtype=np.float32).reshape(-1, 3) / 255.0
-    product = ~light_background(rgb.max(1), rgb.min(1))
+    product = ~light_background(*channel_extremes(rgb))
     if product.mean() < 0.05:  # not a light background: use every pixel
         product[:] = True
     h, s, v = hsv[product].T
@@ -93,8 +93,8 @@ def colour_stats(image: Image.Image, regions: int) -> np.ndarray:
     grid = math.isqrt(regions)
     side = grid * 8
     pixels = np.asarray(image.convert("RGB").resize((side, side), Image.Resampling.BOX), dtype=np.float32) / 255.0
-    cells = pixels.reshape(grid, 8, grid, 8, 3).transpose(0, 2, 1, 3, 4).reshape(grid ** 2, 64, 3)
-    stats = np.concatenate([cells.mean(1), cells.std(1)], axis=1)
+    cells = pixels.reshape(grid, 8, grid, 8, 3).transpose(0, 2, 4, 1, 3).reshape(grid ** 2, 3, 64)  # cell, channel, pixel
+    stats = np.concatenate([cells.mean(2), cells.std(2)], axis=1)  # over a contiguous last axis: several times faster
     whole = pixels.reshape(-1, 3)
     leading = np.tile(np.concatenate([whole.mean(0), whole.std(0)]), (regions - grid ** 2, 1))
     return np.concatenate([leading, stats]).astype(np.float16)

@@ -38,6 +38,13 @@ def light_background(brightest, darkest):
     return (brightest > 0.88) & (brightest - darkest < 0.12 * brightest)
 
 
+def channel_extremes(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The largest and the smallest of each pixel's R, G, B ([..., 3] array), taken channel against channel: numpy's
+    max over a last axis of three runs about thirty times slower."""
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    return np.maximum(np.maximum(red, green), blue), np.minimum(np.minimum(red, green), blue)
+
+
 def product_view(image: Image.Image, margin: float = 0.06) -> Image.Image:
     """The product cut out of its light background: the box of rows and columns with product pixels in them, made
     square about its centre with a margin, padded with white. A tower fed a whole portrait photo squashed to a square
@@ -46,7 +53,7 @@ def product_view(image: Image.Image, margin: float = 0.06) -> Image.Image:
     small = image.convert("RGB")
     small.thumbnail((128, 128))
     pixels = np.asarray(small, dtype=np.float32) / 255.0
-    product = ~light_background(pixels.max(2), pixels.min(2))
+    product = ~light_background(*channel_extremes(pixels))
     rows, cols = np.flatnonzero(product.mean(1) > 0.02), np.flatnonzero(product.mean(0) > 0.02)
     if not 0.05 <= product.mean() <= 0.9 or len(rows) == 0 or len(cols) == 0:
         return image

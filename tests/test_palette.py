@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from mmaudit.features import palette
+from mmaudit.features import colour_stats, palette
+from mmaudit.images import channel_extremes
 
 COARSE = 18 * 3 + 3 + 6  # hues x brightness, saturation, greys
 FINE_GREYS = 8
@@ -33,3 +34,24 @@ def test_the_fine_histogram_tells_cream_from_white():
     assert cream[COARSE - 6:COARSE].sum() > 0 and cream[:COARSE - 6].sum() == 0  # coarse: only greys, like white
     assert white[:COARSE - 6].sum() == 0
     assert cream[COARSE:-FINE_GREYS].sum() > 0 and white[COARSE:-FINE_GREYS].sum() == 0
+
+
+def test_colour_statistics_are_each_cells_own():
+    """Each cell of the tower's region grid gets its own pixels' mean and spread per channel, cells in row order; a
+    leading token (a transformer's [CLS]) the whole photo's."""
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (56, 56, 3), dtype=np.uint8)
+    stats = colour_stats(Image.fromarray(pixels), 50).astype(np.float32)
+    cells = pixels.astype(np.float32).reshape(7, 8, 7, 8, 3) / 255
+    for row, col in ((0, 0), (0, 6), (3, 2), (6, 6)):
+        cell = cells[row, :, col].reshape(64, 3)
+        np.testing.assert_allclose(stats[1 + row * 7 + col], np.concatenate([cell.mean(0), cell.std(0)]), atol=1e-3)
+    whole = pixels.reshape(-1, 3) / 255
+    np.testing.assert_allclose(stats[0], np.concatenate([whole.mean(0), whole.std(0)]), atol=1e-3)
+
+
+def test_channel_extremes_are_each_pixels_largest_and_smallest_channel():
+    pixels = np.random.default_rng(1).random((5, 7, 3), dtype=np.float32)
+    brightest, darkest = channel_extremes(pixels)
+    np.testing.assert_array_equal(brightest, pixels.max(2))
+    np.testing.assert_array_equal(darkest, pixels.min(2))

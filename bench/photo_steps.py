@@ -1,41 +1,30 @@
 #!/usr/bin/env python3
-"""Milliseconds per photo of each step that prepares a photo for the towers and the claim heads, as shipped against
-the way before, side by side.
+"""Milliseconds per photo of the steps that find a photo's product pixels (the product view, the palette), as shipped
+against the way before, side by side.
 
     python bench/photo_steps.py [--n 300] [--repeats 3]
 
 The first N photos of ../shared/datasets/myntra-fashion, decoded beforehand: the product view
-(`images.product_view`), the palette (`features.palette`) and the colour statistics of a 7 x 7 grid
-(`features.colour_stats`). The way before: each pixel's largest and smallest channel by numpy's max and min over the
-last axis (`images.channel_extremes` takes them channel against channel), the colour statistics reduced over the
-middle axis of [cell, pixel, channel] (shipped: over the last of [cell, channel, pixel]). Alternated `--repeats` times;
-prints the best of each, the ratio, and how far the results are apart. Ratios within one run are what to compare.
+(`images.product_view`) and the palette (`features.palette`). The way before: each pixel's largest and smallest
+channel by numpy's max and min over the last axis (`images.channel_extremes` takes them channel against channel).
+Alternated `--repeats` times; prints the best of each, the ratio, and how far the results are apart. Ratios within
+one run are what to compare.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import math
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from mmaudit import features, images
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "datasets" / "myntra-fashion"
-
-
-def colour_stats_before(image: Image.Image, regions: int) -> np.ndarray:
-    grid = math.isqrt(regions)
-    side = grid * 8
-    pixels = np.asarray(image.convert("RGB").resize((side, side), Image.Resampling.BOX), dtype=np.float32) / 255.0
-    cells = pixels.reshape(grid, 8, grid, 8, 3).transpose(0, 2, 1, 3, 4).reshape(grid ** 2, 64, 3)
-    return np.concatenate([cells.mean(1), cells.std(1)], axis=1).astype(np.float16)
 
 
 @contextmanager
@@ -61,19 +50,16 @@ def main() -> None:
     a = ap.parse_args()
     with open(DATA / "products.csv", encoding="utf-8") as handle:
         photos = [images.load_rgb(DATA / row["image"]) for row, _ in zip(csv.DictReader(handle), range(a.n))]
-    steps = {"product view": (lambda p: np.asarray(images.product_view(p)), None),
-             "palette": (features.palette, None),
-             "colour statistics": (lambda p: features.colour_stats(p, 49).astype(np.float32),
-                                   lambda p: colour_stats_before(p, 49).astype(np.float32))}
+    steps = {"product view": lambda p: np.asarray(images.product_view(p)), "palette": features.palette}
     print(f"{len(photos)} photos, best of {a.repeats} alternated runs")
     print("| step | before, ms per photo | shipped, ms per photo | shipped / before | results apart |\n|---|---|---|---|---|")
-    for name, (shipped, before) in steps.items():
+    for name, step in steps.items():
         times: dict[str, list[float]] = {"before": [], "shipped": []}
         for _ in range(a.repeats):
             with extremes_before():
-                seconds, old = per_photo(before or shipped, photos)
+                seconds, old = per_photo(step, photos)
             times["before"].append(seconds)
-            seconds, new = per_photo(shipped, photos)
+            seconds, new = per_photo(step, photos)
             times["shipped"].append(seconds)
         apart = max(float(np.abs(x.astype(np.float32) - y.astype(np.float32)).max()) if x.shape == y.shape else np.inf
                     for x, y in zip(old, new))

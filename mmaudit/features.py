@@ -93,8 +93,8 @@ def colour_stats(image: Image.Image, regions: int) -> np.ndarray:
     grid = math.isqrt(regions)
     side = grid * 8
     pixels = np.asarray(image.convert("RGB").resize((side, side), Image.Resampling.BOX), dtype=np.float32) / 255.0
-    cells = pixels.reshape(grid, 8, grid, 8, 3).transpose(0, 2, 4, 1, 3).reshape(grid ** 2, 3, 64)  # cell, channel, pixel
-    stats = np.concatenate([cells.mean(2), cells.std(2)], axis=1)  # over a contiguous last axis: several times faster
+    cells = pixels.reshape(grid, 8, grid, 8, 3).transpose(0, 2, 1, 3, 4).reshape(grid ** 2, 64, 3)
+    stats = np.concatenate([cells.mean(1), cells.std(1)], axis=1)
     whole = pixels.reshape(-1, 3)
     leading = np.tile(np.concatenate([whole.mean(0), whole.std(0)]), (regions - grid ** 2, 1))
     return np.concatenate([leading, stats]).astype(np.float16)

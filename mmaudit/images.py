@@ -40,7 +40,7 @@ def light_background(brightest, darkest):
 
 def channel_extremes(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The largest and the smallest of each pixel's R, G, B ([..., 3] array), taken channel against channel: numpy's
-    max over a last axis of three runs about thirty times slower."""
+    max over a last axis of three is many times slower (bench/photo_steps.py)."""
     red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
     return np.maximum(np.maximum(red, green), blue), np.minimum(np.minimum(red, green), blue)
 

@@ -144,10 +144,10 @@ def _inspect_photos(table: pd.DataFrame, config: IngestConfig) -> None:
                 read[row] = info
             progress.update(task, advance=1, rate=f"{done / max(time.perf_counter() - start, 1e-9):.0f}/s")
     if read:  # one assignment per column: a row at a time, pandas' indexing took a fifth of ingest
-        infos = list(read.values())
+        positions, infos = list(read), list(read.values())
         for column, field in (("width", "width"), ("height", "height"), ("image_sha256", "sha256"),
                               ("image_phash", "phash"), ("pixel_std", "pixel_std")):
-            table.loc[list(read), column] = [getattr(info, field) for info in infos]
+            table.loc[positions, column] = [getattr(info, field) for info in infos]
 
 
 def build_table(catalog_path: Path, config: IngestConfig, cache_dir: Path) -> tuple[pd.DataFrame, list[str]]:

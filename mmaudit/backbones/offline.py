@@ -42,7 +42,7 @@ def inference_form(net: torch.nn.Module) -> torch.nn.Module:
     """An EfficientNet-Lite in eval mode made to compute the same function in fewer passes over memory (its outputs
     equal the package's to float rounding: tests/test_offline_towers.py): each batch norm folded into the convolution
     before it, each symmetric "same" padding done by the convolution instead of a padded copy of its input, each ReLU6
-    applied in place. On 2 CPU cores the photo tower runs about 1.4x as many photos/s (bench/tower_forms.py). For
+    applied in place. On 2 CPU cores the photo tower runs 1.4-1.9x as many photos/s (bench/tower_forms.py). For
     inference only: the folded statistics no longer update, so tuning the tower starts from the package's model."""
     pairs = [(net, "_conv_stem", "_bn0"), (net, "_conv_head", "_bn1")]
     for block in net._blocks:

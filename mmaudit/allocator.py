@@ -2,7 +2,7 @@
 
 By default glibc maps each buffer over 32 MiB (a batch's activations in the photo tower) fresh from the kernel and
 unmaps it when freed, and returns freed memory at the heap's top to the kernel: every call then faults all those pages
-in anew. On the 2-core machine a third of `make-negatives` went to the kernel that way. Keeping buffers up to
+in anew. On the 2-core machine a quarter of `make-negatives`' CPU time went to the kernel that way. Keeping buffers up to
 `KEPT_BYTES` in the heap, and up to as much freed memory for reuse, let the photo tower run 2.0x as many photos/s
 as its package builds it and 1.4x in its inference form, for 2-6% more peak memory there and about a tenth more in
 `make-negatives` (bench/tower_forms.py, bench/audit_speed.py).

@@ -51,7 +51,8 @@ def child(form: str, keep: bool, n: int, batch: int, threads: int, out: Path) ->
     rows = pd.read_csv(DATA / "products.csv", dtype=str, keep_default_na=False).head(n)
     photos = [load_rgb(DATA / p) for p in rows.image]
     texts = [f"{t}. {d}" for t, d in zip(rows.title, rows.description)]
-    backbone.encode_photos(photos[:batch]), backbone.encode_texts(texts[:batch])  # warm-up
+    backbone.encode_photos(photos[:batch])  # warm-up
+    backbone.encode_texts(texts[:batch])
     start = time.perf_counter()
     encoded = [backbone.encode_photos(photos[s:s + batch]) for s in range(0, n, batch)]
     photo_s = time.perf_counter() - start

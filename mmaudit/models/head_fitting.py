@@ -67,6 +67,7 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
     generator = torch.Generator(device).manual_seed(seed)  # the batches' order and the dropout, drawn where the work runs
     columns = list(jobs[0].network["heads"])
     *weights, slices = stacked_weights(jobs, columns)
+    sizes = [slices[name].stop - slices[name].start for name in columns]
     params = [p.detach().to(device).requires_grad_() for p in weights]
     w1, b1, w2, b2 = params
     # fused: the same update in one pass over the weights instead of a dozen (a fifth of a step unfused)
@@ -77,23 +78,30 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
     dropout = jobs[0].network["trunk"][-1].p
     picks = torch.arange(inputs.shape[1], device=device)  # an epoch: as many rows as the largest network's, in batches of BATCH
     steps = steps_per_epoch(jobs)
+    first_row = group[:, None] * inputs.shape[1]  # each network's table's first row among all tables' rows
     for epoch in range(epochs):
         order = torch.rand(len(jobs), len(picks), generator=generator, device=device)
         order[picks >= rows[:, None]] = 2.0  # rows a network lacks sort last
         order = order.argsort(1).gather(1, picks % rows[:, None])  # each network's rows in order, a shorter one wrapped around
         for s in range(steps):
-            idx = order[:, s * BATCH:(s + 1) * BATCH]
-            x = inputs[group[:, None], idx]
+            at = (first_row + order[:, s * BATCH:(s + 1) * BATCH]).flatten()  # each network's batch, as rows of the flat tables
+            x = rows_at(inputs, at, len(jobs))
             hidden = nn.functional.gelu(torch.baddbmm(b1, x, w1))
             keep = torch.rand(hidden.shape, generator=generator, device=device) >= dropout
             hidden = hidden * keep / (1 - dropout)
-            out = torch.baddbmm(b2, hidden, w2)
-            loss = sum(column_loss(out[..., slices[name]], codes[name][group[:, None], idx], name in multilabel) for name in columns)
+            outputs = torch.baddbmm(b2, hidden, w2).split(sizes, -1)
+            loss = sum(column_loss(out, rows_at(codes[name], at, len(jobs)), name in multilabel) for name, out in zip(columns, outputs))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             step_done(epoch)
     unstack(jobs, columns, [p.detach().cpu() for p in params], slices)
+
+
+def rows_at(tables: torch.Tensor, at: torch.Tensor, networks: int) -> torch.Tensor:
+    """[networks, batch, ...]: the rows `at` of [tables, rows, ...] counted across tables, as one copy of whole rows
+    (twice as fast as indexing tables and rows with two index tensors)."""
+    return tables.flatten(0, 1).index_select(0, at).unflatten(0, (networks, -1))
 
 
 def stacked_weights(jobs: list[Job], columns: list[str]) -> tuple:

@@ -258,7 +258,7 @@ def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, l
                                reductions.setdefault(fold, {}))
     description = f"claim heads: {what}" + (f", {len(left_out)} left out" if len(left_out) else "")
     # every fold's networks at once, on the GPU where there is one
-    fit_together(jobs, config.attribute_epochs, multilabel, config.seed, description, pick_device(config.device))
+    fit_together(jobs, config.attribute_epochs, multilabel, config.seed, description, pick_device(config.device), config.head_precision)
     return [fold_heads.eval() for fold_heads in heads]
 
 

@@ -37,12 +37,13 @@ class Job:
 
 
 def fit_together(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: int, description: str = "claim heads",
-                 device: torch.device = CPU) -> None:
+                 device: torch.device = CPU, precision: str = "fp32") -> None:
     """Train every job's network for `epochs` on its own rows, those of one shape all at once, on `device`; the trained
     weights go back into each network (on the CPU, where the heads predict). A network's epoch is its rows in a fresh
     random order, in batches of `BATCH`; one with fewer rows than the largest of its shape wraps around to as many rows
     as that one (its folds differ by a few rows). A progress bar (`description`) counts the steps: on a large catalog
-    this is most of `train`."""
+    this is most of `train`. `precision` bf16: the inputs held and the networks' products computed in bfloat16
+    (weights, optimizer and losses stay float32)."""
     shapes: dict[tuple, list[Job]] = {}
     for job in jobs:
         shapes.setdefault((job.z.shape[1], job.network["trunk"][0].out_features), []).append(job)
@@ -51,7 +52,7 @@ def fit_together(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed:
         task = progress.add_task(description, total=total, rate="")
         for k, same_shape in enumerate(shapes.values()):
             fit_stacked(same_shape, epochs, multilabel, seed + k,
-                        lambda epoch: progress.update(task, advance=1, rate=f"epoch {epoch + 1}/{epochs}"), device)
+                        lambda epoch: progress.update(task, advance=1, rate=f"epoch {epoch + 1}/{epochs}"), device, precision)
 
 
 def steps_per_epoch(jobs: list[Job]) -> int:
@@ -60,7 +61,7 @@ def steps_per_epoch(jobs: list[Job]) -> int:
 
 
 def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: int,
-                step_done: Callable[[int], None] = lambda epoch: None, device: torch.device = CPU) -> None:
+                step_done: Callable[[int], None] = lambda epoch: None, device: torch.device = CPU, precision: str = "fp32") -> None:
     """`fit_together` of networks of one shape and the same columns; `step_done(epoch)` after each step."""
     if epochs <= 0:
         return
@@ -72,7 +73,8 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
     w1, b1, w2, b2 = params
     # fused: the same update in one pass over the weights instead of a dozen (a fifth of a step unfused)
     optimizer = torch.optim.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY, fused=True)
-    inputs, codes, group, rows = shared_inputs(jobs, columns)
+    half = precision == "bf16"
+    inputs, codes, group, rows = shared_inputs(jobs, columns, torch.bfloat16 if half else None)
     inputs, group, rows = inputs.to(device), group.to(device), rows.to(device)  # on the CPU: the same tensors, no copy
     codes = {name: values.to(device) for name, values in codes.items()}
     dropout = jobs[0].network["trunk"][-1].p
@@ -86,10 +88,11 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
         for s in range(steps):
             at = (first_row + order[:, s * BATCH:(s + 1) * BATCH]).flatten()  # each network's batch, as rows of the flat tables
             x = rows_at(inputs, at, len(jobs))
-            hidden = nn.functional.gelu(torch.baddbmm(b1, x, w1))
-            keep = torch.rand(hidden.shape, generator=generator, device=device) >= dropout
-            hidden = hidden * keep / (1 - dropout)
-            outputs = torch.baddbmm(b2, hidden, w2).split(sizes, -1)
+            with torch.autocast(device.type, torch.bfloat16, enabled=half):
+                hidden = nn.functional.gelu(torch.baddbmm(b1, x, w1))
+                keep = torch.rand(hidden.shape, generator=generator, device=device) >= dropout
+                hidden = hidden * keep / (1 - dropout)
+                outputs = torch.baddbmm(b2, hidden, w2).float().split(sizes, -1)
             loss = sum(column_loss(out, rows_at(codes[name], at, len(jobs)), name in multilabel) for name, out in zip(columns, outputs))
             optimizer.zero_grad()
             loss.backward()
@@ -120,11 +123,11 @@ def stacked_weights(jobs: list[Job], columns: list[str]) -> tuple:
     return (*(p.clone().requires_grad_() for p in (w1, b1, w2, b2)), slices)
 
 
-def shared_inputs(jobs: list[Job], columns: list[str]) -> tuple:
+def shared_inputs(jobs: list[Job], columns: list[str], dtype: torch.dtype | None = None) -> tuple:
     """The distinct input tables (members of one view and fold share theirs) padded to one [tables, rows, inputs] tensor,
     each column's codes likewise, the table of each job, and each job's row count. The tables move into the padded
     tensor one at a time: each job's `z` becomes its rows there, so the inputs are held once, not twice, while the
-    networks train (they grow with the catalog)."""
+    networks train (they grow with the catalog). `dtype`: the tensor's, if not the inputs' own."""
     tables: dict[int, list[Job]] = {}  # the jobs of each table, in order of first use
     for job in jobs:
         tables.setdefault(id(job.z), []).append(job)
@@ -142,7 +145,7 @@ def shared_inputs(jobs: list[Job], columns: list[str]) -> tuple:
 
     codes = {name: padded([same[0].codes[name] for same in ordered], -1) for name in columns}
     first = ordered[0][0].z
-    inputs = torch.empty((len(ordered), longest, first.shape[1]), dtype=first.dtype)  # pages filled as each table moves in
+    inputs = torch.empty((len(ordered), longest, first.shape[1]), dtype=dtype or first.dtype)  # pages filled as each table moves in
     for k, same in enumerate(ordered):
         z = same[0].z
         inputs[k, :len(z)] = z

@@ -48,6 +48,29 @@ def test_each_network_learns_its_own_labels_from_its_own_rows(device):
     assert (predicted(jobs[2].network, z, "colour") == (z[:, 1] > 0).long().numpy()).mean() > 0.95
 
 
+def test_in_bf16_the_inputs_are_held_in_half_the_bytes_and_each_network_still_learns_its_own_labels():
+    """`precision="bf16"`: the stacked inputs table is bfloat16 (each job's rows are a view of it afterwards) and the
+    networks' products run in bfloat16; weights stay float32, and each network learns its own labels as in fp32,
+    ending near the fp32 weights."""
+    rng = np.random.default_rng(5)
+    z = torch.from_numpy(rng.normal(size=(600, 5)).astype(np.float32))
+    sign = (z[:, 0] > 0).long()
+
+    def trained(precision: str) -> list[Job]:
+        torch.manual_seed(0)
+        jobs = [Job(network(5, {"colour": 2}), z, {"colour": sign}), Job(network(5, {"colour": 2}), z[:400].clone(), {"colour": 1 - sign[:400]})]
+        fit_together(jobs, epochs=100, multilabel=frozenset(), seed=0, precision=precision)
+        return jobs
+
+    half, full = trained("bf16"), trained("fp32")
+    assert [job.z.dtype for job in half] == [torch.bfloat16] * 2 and [job.z.dtype for job in full] == [torch.float32] * 2
+    assert all(p.dtype == torch.float32 for job in half for p in job.network.parameters())
+    assert (predicted(half[0].network, z, "colour") == sign.numpy()).mean() > 0.95
+    assert (predicted(half[1].network, z, "colour") == 1 - sign.numpy()).mean() > 0.95
+    gaps = [(a - b).abs().max().item() for h, f in zip(half, full) for a, b in zip(h.network.parameters(), f.network.parameters())]
+    assert 0 < max(gaps) < 0.01  # rounded products, not the fp32 training, and not far from it
+
+
 def test_a_row_with_an_empty_cell_teaches_nothing_about_that_column():
     """Rows whose label is -1 are left out of that column's loss (read as class 0 they would pull half the rows to 0)."""
     torch.manual_seed(0)

@@ -224,6 +224,12 @@ def test_a_temperature_that_cannot_soften_is_refused_before_training(pipeline, t
     assert not (tmp_path / "m").exists()
 
 
+def test_an_unknown_precision_of_the_claim_heads_is_refused_before_training(pipeline, tmp_path):
+    result = runner.invoke(app, ["train", str(pipeline["pairs"]), "-o", str(tmp_path / "m"), "--set", "train.head_precision=fp16"])
+    assert result.exit_code == 1 and "train.head_precision 'fp16': choose fp32 or bf16" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "m").exists()
+
+
 def test_claim_heads_without_an_epoch_are_refused_before_training(pipeline, tmp_path):
     result = runner.invoke(app, ["train", str(pipeline["pairs"]), "-o", str(tmp_path / "m"), "--set", "train.attribute_epochs=0"])
     assert result.exit_code == 1 and "train.attribute_epochs 0: must be at least 1" in result.output and "Traceback" not in result.output

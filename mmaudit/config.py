@@ -73,7 +73,7 @@ class TrainConfig:
     seed: int = setting(0, "random seed of every model")
     attribute_cols: list[str] = setting(["auto"], "columns whose values the photo should show: auto (the categorical ones), none, or names")
     attribute_epochs: int = setting(20, "epochs of the claim heads (attribute columns and words), at their learning rate of 2e-3")
-    head_precision: str = setting("fp32", "the claim heads' training: fp32, or bf16 (their inputs and products in bfloat16: faster where the CPU has AMX)")
+    head_precision: str = setting("auto", "the claim heads' training: fp32, bf16 (their inputs and products in bfloat16), or auto: bf16 where the device computes it natively (a GPU that does, a CPU with AMX or AVX-512 BF16), fp32 elsewhere")
     exchange_temperature: float = setting(2.0, "the exchange weighting is fitted on the claim heads read this much softer (1: as they are)")
     title_slots: int = setting(16, "the most slots mined from the title (words that replace one another in otherwise equal titles), checked as attribute columns are (0: off)")
     text_words: int = setting(300, "per text column, its most frequent words tried as claims, kept where the photo predicts them (0: off)")
@@ -85,8 +85,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.attribute_epochs < 1:  # heads that never trained would judge every photo at random
             raise ConfigError(f"train.attribute_epochs {self.attribute_epochs}: must be at least 1")
-        if self.head_precision not in ("fp32", "bf16"):
-            raise ConfigError(f"train.head_precision {self.head_precision!r}: choose fp32 or bf16")
+        if self.head_precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"train.head_precision {self.head_precision!r}: choose auto, fp32 or bf16")
         if not self.exchange_temperature > 0:  # the heads' log-probabilities are divided by it
             raise ConfigError(f"train.exchange_temperature {self.exchange_temperature}: must be above 0 (1: the heads as they are)")
 

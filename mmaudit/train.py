@@ -32,7 +32,7 @@ from .models.head_fitting import fit_together
 from .models.columns import ColumnSource
 from .models.slots import coverage, repeating_columns, slots_of, with_slots
 from .models.words import MEMBERS as WORD_MEMBERS, WordSource, mine_vocabulary, predictable, reindexed, stated_words, word_labels
-from .devices import pick_device
+from .devices import computes_bf16, pick_device
 from .progress import bar, log
 
 
@@ -240,6 +240,14 @@ def fit_pair_models(config: TrainConfig, settings: dict, dims: dict, feats: dict
     return fold_models, histories, val_logits
 
 
+def head_precision(setting: str, device: torch.device) -> str:
+    """The claim heads' precision on `device`: `train.head_precision`, auto read as bf16 where the device multiplies
+    bfloat16 natively (docs/decisions/2026-12-04-claim-heads-in-bf16.md)."""
+    if setting != "auto":
+        return setting
+    return "bf16" if computes_bf16(device) else "fp32"
+
+
 def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, labels: dict[str, np.ndarray], sizes: dict[str, int],
               product_folds: np.ndarray, left_out: np.ndarray, multilabel: frozenset[str] = frozenset(),
               members: int = MEMBERS, reductions: dict[int, dict] | None = None, what: str = "columns and title slots") -> list[AttributeHeads]:
@@ -258,7 +266,8 @@ def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, l
                                reductions.setdefault(fold, {}))
     description = f"claim heads: {what}" + (f", {len(left_out)} left out" if len(left_out) else "")
     # every fold's networks at once, on the GPU where there is one
-    fit_together(jobs, config.attribute_epochs, multilabel, config.seed, description, pick_device(config.device), config.head_precision)
+    device = pick_device(config.device)
+    fit_together(jobs, config.attribute_epochs, multilabel, config.seed, description, device, head_precision(config.head_precision, device))
     return [fold_heads.eval() for fold_heads in heads]
 
 
@@ -463,7 +472,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     metrics = {"folds": histories, "rounds": rounds, "out_of_fold_val_ap": average_precision(labels, val_logits),
                "stacked_val_ap": average_precision(labels, stacked), "fit_val_ap": result["fit_val_ap"], "attribute_accuracy_out_of_fold": attribute_accuracy,
                "words": word_report, "slots_filled": coverage(products, list(slots)), "pairs": int(len(pairs)),
-               "reviewed": {"wrong_photo": int(len(confirmed_wrong)), "ok": int(len(confirmed_ok)),
+               "head_precision": head_precision(config.head_precision, device), "reviewed": {"wrong_photo": int(len(confirmed_wrong)), "ok": int(len(confirmed_ok)),
                             "matches_named": int((pairs.kind == "reviewed_match").sum())}, "train_seconds": time.perf_counter() - start}
     model_config = {"model": config.model, "backbone": settings["backbone"], "settings": settings, "dims": dims, "folds": folds,
                     "pairs_settings": made_by, "attribute_inputs": input_sizes(photo_x)}

@@ -16,6 +16,7 @@ from mmaudit.config import TrainConfig
 from mmaudit.models.attributes import AttributeHeads, ViewHeads, yes_no
 from mmaudit.models.head_fitting import EPOCHS, SMOOTHING, Job, column_loss, fit_together
 from mmaudit.models.words import word_labels
+from mmaudit.train import head_precision
 
 
 def network(inputs: int, classes: dict[str, int], hidden: int = 16) -> nn.ModuleDict:
@@ -69,6 +70,20 @@ def test_in_bf16_the_inputs_are_held_in_half_the_bytes_and_each_network_still_le
     assert (predicted(half[1].network, z, "colour") == 1 - sign.numpy()).mean() > 0.95
     gaps = [(a - b).abs().max().item() for h, f in zip(half, full) for a, b in zip(h.network.parameters(), f.network.parameters())]
     assert 0 < max(gaps) < 0.01  # rounded products, not the fp32 training, and not far from it
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_multiplies_it_natively(monkeypatch):
+    """`train.head_precision` auto: bf16 on a CPU that torch finds AMX or AVX-512 BF16 on, fp32 on one without (where
+    bfloat16 is emulated, slower than fp32) and where torch has no such probe; a setting named outright is kept."""
+    cpu = torch.device("cpu")
+    for amx, avx512_bf16, expected in ((True, False, "bf16"), (False, True, "bf16"), (False, False, "fp32")):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+        assert head_precision("auto", cpu) == expected
+        assert head_precision("fp32", cpu) == "fp32" and head_precision("bf16", cpu) == "bf16"
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    assert head_precision("auto", cpu) == "fp32"
 
 
 def test_a_row_with_an_empty_cell_teaches_nothing_about_that_column():

@@ -226,7 +226,7 @@ def test_a_temperature_that_cannot_soften_is_refused_before_training(pipeline, t
 
 def test_an_unknown_precision_of_the_claim_heads_is_refused_before_training(pipeline, tmp_path):
     result = runner.invoke(app, ["train", str(pipeline["pairs"]), "-o", str(tmp_path / "m"), "--set", "train.head_precision=fp16"])
-    assert result.exit_code == 1 and "train.head_precision 'fp16': choose fp32 or bf16" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 1 and "train.head_precision 'fp16': choose auto, fp32 or bf16" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "m").exists()
 
 
@@ -279,6 +279,7 @@ def test_the_saved_model_weighs_each_claim_as_train_fitted_it(pipeline):
     logits = judge.logits(pairs.text_product_id.map(row).to_numpy(), pairs.photo_product_id.map(row).to_numpy())
     trained = json.loads((pipeline["model"] / "metrics.json").read_text())
     assert average_precision(pairs.label.to_numpy(), logits) == pytest.approx(trained["stacked_val_ap"], abs=1e-6)
+    assert trained["head_precision"] == train.head_precision("auto", torch.device("cpu"))  # the precision auto chose, recorded
     # the fit weighting, fitted on the positives and the random negatives, judges those as train measured
     fit = pairs.kind.isin(["positive", "random"]).to_numpy()
     columns = judge.columns(pairs.text_product_id.map(row).to_numpy()[fit], pairs.photo_product_id.map(row).to_numpy()[fit])

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Milliseconds per photo of the steps that find a photo's product pixels (the product view, the palette), as shipped
-against the way before, side by side.
+"""Milliseconds per photo of the steps that find a photo's product pixels (the product view, the palette) and count
+its colours (the palette's histograms), as shipped against the way before, side by side.
 
     python bench/photo_steps.py [--n 300] [--repeats 3]
 
 The first N photos of ../shared/datasets/myntra-fashion, decoded beforehand: the product view
 (`images.product_view`) and the palette (`features.palette`). The way before: each pixel's largest and smallest
-channel by numpy's max and min over the last axis (`images.channel_extremes` takes them channel against channel).
+channel by numpy's max and min over the last axis (`images.channel_extremes` takes them channel against channel); for
+the palette's histograms, numpy's histogram2d and histogramdd (`features.coarse_histogram` and `fine_histogram` count
+bin indices with np.bincount).
 Alternated `--repeats` times; prints the best of each, the ratio, and how far the results are apart. Ratios within
 one run are what to compare.
 """
@@ -37,6 +39,32 @@ def extremes_before():
         images.channel_extremes = features.channel_extremes = shipped
 
 
+def coarse_by_histogram2d(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+    grey = s < 0.15
+    hues = np.histogram2d(h[~grey] * 18 % 18, np.minimum(v[~grey] * 3, 2.999), bins=[18, 3], range=[[0, 18], [0, 3]])[0].ravel()
+    saturation = np.histogram(np.minimum(s[~grey] * 3, 2.999), bins=3, range=(0, 3))[0]
+    greys = np.histogram(v[grey], bins=6, range=(0, 1))[0]
+    return features.normalized(np.concatenate([hues, saturation, greys]))
+
+
+def fine_by_histogramdd(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+    grey = s < 0.1
+    colours = np.column_stack([h[~grey] * 24 % 24, np.digitize(s[~grey], [0.35, 0.65]), np.minimum(v[~grey] * 4, 3.999)])
+    hues = np.histogramdd(colours, bins=[24, 3, 4], range=[[0, 24], [0, 3], [0, 4]])[0].ravel()
+    greys = np.histogram(v[grey], bins=8, range=(0, 1))[0]
+    return features.normalized(np.concatenate([hues, greys]))
+
+
+@contextmanager
+def histograms_before():
+    shipped = features.coarse_histogram, features.fine_histogram
+    features.coarse_histogram, features.fine_histogram = coarse_by_histogram2d, fine_by_histogramdd
+    try:
+        yield
+    finally:
+        features.coarse_histogram, features.fine_histogram = shipped
+
+
 def per_photo(step, photos: list) -> tuple[float, list]:
     start = time.perf_counter()
     out = [step(photo) for photo in photos]
@@ -50,13 +78,14 @@ def main() -> None:
     a = ap.parse_args()
     with open(DATA / "products.csv", encoding="utf-8") as handle:
         photos = [images.load_rgb(DATA / row["image"]) for row, _ in zip(csv.DictReader(handle), range(a.n))]
-    steps = {"product view": lambda p: np.asarray(images.product_view(p)), "palette": features.palette}
+    steps = {"product view": (lambda p: np.asarray(images.product_view(p)), extremes_before),
+             "palette": (features.palette, extremes_before), "palette's histograms": (features.palette, histograms_before)}
     print(f"{len(photos)} photos, best of {a.repeats} alternated runs")
     print("| step | before, ms per photo | shipped, ms per photo | shipped / before | results apart |\n|---|---|---|---|---|")
-    for name, step in steps.items():
+    for name, (step, before) in steps.items():
         times: dict[str, list[float]] = {"before": [], "shipped": []}
         for _ in range(a.repeats):
-            with extremes_before():
+            with before():
                 seconds, old = per_photo(step, photos)
             times["before"].append(seconds)
             seconds, new = per_photo(step, photos)

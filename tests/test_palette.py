@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
+from mmaudit import features
 from mmaudit.features import colour_stats, palette
 from mmaudit.images import channel_extremes
 
@@ -55,3 +59,19 @@ def test_channel_extremes_are_each_pixels_largest_and_smallest_channel():
     brightest, darkest = channel_extremes(pixels)
     np.testing.assert_array_equal(brightest, pixels.max(2))
     np.testing.assert_array_equal(darkest, pixels.min(2))
+
+
+def test_the_histograms_count_as_numpys_histograms_do_at_every_8_bit_level(monkeypatch):
+    """The palette's histograms count bin indices (np.bincount); numpy's histogram2d and histogramdd (the way before,
+    kept in bench/photo_steps.py) give the same counts for every hue, saturation and value a photo's 8-bit HSV can hold,
+    edges and 1.0 included (the counts compared, not their float16 square roots)."""
+    spec = importlib.util.spec_from_file_location("photo_steps", Path(__file__).resolve().parents[1] / "bench" / "photo_steps.py")
+    before = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(before)
+    monkeypatch.setattr(features, "normalized", lambda counts: np.asarray(counts, dtype=np.float64))
+    levels = np.arange(256, dtype=np.float32) / 255.0
+    h, s, v = (grid.ravel() for grid in np.meshgrid(levels[::3], levels, levels[::5], indexing="ij"))
+    np.testing.assert_array_equal(features.coarse_histogram(h, s, v), before.coarse_by_histogram2d(h, s, v))
+    np.testing.assert_array_equal(features.fine_histogram(h, s, v), before.fine_by_histogramdd(h, s, v))
+    for bins in (6, 8):  # the greys' bins at every level, 1.0 in the last
+        np.testing.assert_array_equal(features.counts_in(features.unit_bins(levels, bins), bins), np.histogram(levels, bins=bins, range=(0, 1))[0])

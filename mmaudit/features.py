@@ -82,7 +82,8 @@ def fine_histogram(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 # The histograms as bin indices counted with np.bincount: numpy's histogram2d and histogramdd are general and many
-# times slower on a few thousand pixels; these give the same counts (bench/photo_steps.py checks them on real photos).
+# times slower on a few thousand pixels; these give the same counts (tests/test_palette.py at every 8-bit level,
+# bench/photo_steps.py on real photos).
 def whole_bins(values: np.ndarray) -> np.ndarray:
     """The bin of each value in [0, n): its whole part (bins of width 1 from 0, as np.histogram with integer edges)."""
     return values.astype(np.int64)

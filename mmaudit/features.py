@@ -32,7 +32,7 @@ from .devices import pick_device
 from .errors import MMAuditError
 from .feature_keys import GROUPS, PHOTO_KIND, TEXT_KIND, TOKENS, VECTORS, VIEWS
 from .files import atomic_path
-from .images import ImageProblem, channel_extremes, light_background, load_rgb, product_view
+from .images import ImageProblem, as_rgb, channel_extremes, light_background, load_rgb, product_view
 from .progress import bar, log
 
 SHARD_SIZE = 512  # features per cache file: the unit a crashed run redoes
@@ -55,7 +55,7 @@ def palette(image: Image.Image) -> np.ndarray:
     levels x 4 brightness levels and 8 grey levels, with pale tints (cream, beige) counted as colours, not greys.
     Names like maroon / red, navy / blue or cream / white differ here more than in any tower trained for object labels
     (docs/decisions/2026-11-30-claim-heads-inputs.md)."""
-    small = image.convert("RGB").resize((64, 64), Image.Resampling.BOX)
+    small = as_rgb(image).resize((64, 64), Image.Resampling.BOX)
     hsv = np.asarray(small.convert("HSV"), dtype=np.float32).reshape(-1, 3) / 255.0
     rgb = np.asarray(small, dtype=np.float32).reshape(-1, 3) / 255.0
     product = ~light_background(*channel_extremes(rgb))
@@ -109,7 +109,7 @@ def colour_stats(image: Image.Image, regions: int) -> np.ndarray:
     leading whole-photo token (a transformer's [CLS]) gets the whole photo's statistics."""
     grid = math.isqrt(regions)
     side = grid * 8
-    pixels = np.asarray(image.convert("RGB").resize((side, side), Image.Resampling.BOX), dtype=np.float32) / 255.0
+    pixels = np.asarray(as_rgb(image).resize((side, side), Image.Resampling.BOX), dtype=np.float32) / 255.0
     cells = pixels.reshape(grid, 8, grid, 8, 3).transpose(0, 2, 1, 3, 4).reshape(grid ** 2, 64, 3)
     stats = np.concatenate([cells.mean(1), cells.std(1)], axis=1)
     whole = pixels.reshape(-1, 3)

@@ -50,7 +50,7 @@ def product_view(image: Image.Image, margin: float = 0.06) -> Image.Image:
     square about its centre with a margin, padded with white. A tower fed a whole portrait photo squashed to a square
     sees a shoe or a watch in a few pixel rows; here the product fills the frame. A photo with almost no light
     background (not shot on one, or filled by its product) comes back whole."""
-    small = image.convert("RGB")
+    small = image.convert("RGB")  # a copy: thumbnail works in place
     small.thumbnail((128, 128))
     pixels = np.asarray(small, dtype=np.float32) / 255.0
     product = ~light_background(*channel_extremes(pixels))
@@ -64,7 +64,7 @@ def product_view(image: Image.Image, margin: float = 0.06) -> Image.Image:
     box = [int(round(v)) for v in (cx - half, cy - half, cx + half, cy + half)]
     out = Image.new("RGB", (box[2] - box[0], box[3] - box[1]), (255, 255, 255))
     inside = (max(box[0], 0), max(box[1], 0), min(box[2], image.width), min(box[3], image.height))
-    out.paste(image.crop(inside).convert("RGB"), (inside[0] - box[0], inside[1] - box[1]))  # the crop, not the photo, converted
+    out.paste(as_rgb(image.crop(inside)), (inside[0] - box[0], inside[1] - box[1]))  # the crop, not the photo, converted
     return out
 
 
@@ -74,6 +74,11 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def as_rgb(image: Image.Image) -> Image.Image:
+    """The photo in RGB: itself where it is (Pillow's convert to the same mode copies every pixel), else converted."""
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -88,7 +93,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
+    return as_rgb(image)
 
 
 def load_rgb(path: Path, max_bytes: int = 30_000_000, max_pixels: int = 50_000_000) -> Image.Image:

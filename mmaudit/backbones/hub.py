@@ -23,6 +23,7 @@ from PIL import Image
 
 from ..devices import pick_device
 from ..errors import ModelError
+from ..images import as_rgb
 from . import PhotoFeatures, TextFeatures, register_adapter
 
 ARCHITECTURES = ("blip-itm", "vilt")
@@ -94,7 +95,7 @@ class HubBackbone:
 
     def pixels(self, images: list[Image.Image]) -> torch.Tensor:
         size = (self.image_size, self.image_size)
-        arrays = [np.asarray(im.convert("RGB").resize(size, Image.Resampling.BICUBIC), dtype=np.float32) for im in images]
+        arrays = [np.asarray(as_rgb(im).resize(size, Image.Resampling.BICUBIC), dtype=np.float32) for im in images]
         x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2) / 255.0
         return ((x - self.mean) / self.std).to(self.device)
 

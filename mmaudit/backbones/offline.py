@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..devices import pick_device
 from ..errors import ModelError
-from ..images import light_background
+from ..images import as_rgb, light_background
 from . import PhotoFeatures, TextFeatures, register_adapter
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the default path never reaches for a hub
@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the default path never reaches f
 
 def photo_batch(images: list[Image.Image], size: int) -> torch.Tensor:
     """RGB photos to the tower's input: size x size, (x / 255 - 0.5) / 0.5, as EfficientNet-Lite was trained."""
-    arrays = [np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32) for im in images]
+    arrays = [np.asarray(as_rgb(im).resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32) for im in images]
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
     return (x / 255.0 - 0.5) / 0.5
 

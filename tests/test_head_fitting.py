@@ -14,7 +14,7 @@ from torch import nn
 
 from mmaudit.config import TrainConfig
 from mmaudit.models.attributes import AttributeHeads, ViewHeads, yes_no
-from mmaudit.models.head_fitting import EPOCHS, SMOOTHING, Job, column_loss, fit_together
+from mmaudit.models.head_fitting import EPOCHS, SMOOTHING, Job, fit_together, loss_gradient
 from mmaudit.models.words import word_labels
 from mmaudit.train import head_precision
 
@@ -98,23 +98,30 @@ def test_a_row_with_an_empty_cell_teaches_nothing_about_that_column():
     assert (predicted(job.network, z, "colour") == truth.numpy()).mean() > 0.95
 
 
-def test_the_stacked_losses_are_the_losses_of_each_network_alone():
-    """The loss of a stacked batch is the sum of each network's own: smoothed negative log-likelihood over its known
-    rows (a class per row, or yes/no labels per row, the heads' `yes_no` log-probabilities)."""
+def test_the_written_out_gradient_is_autograds_through_each_networks_own_losses():
+    """The heads train on `loss_gradient`: it equals autograd's gradient of the sum over networks of each one's
+    smoothed losses over its known rows, computed network by network with torch's own losses: a column of classes
+    (cross-entropy with label smoothing) and one of yes/no labels (each label's two answers), side by side, with
+    rows and labels unknown (-1). Made to fail by smoothing over the wrong count of classes and by weighing each
+    network by all its rows rather than its known ones."""
     rng = np.random.default_rng(2)
-    out = torch.from_numpy(rng.normal(size=(3, 32, 5)).astype(np.float32))
-    classes = torch.from_numpy(rng.integers(-1, 5, size=(3, 32)))
-    labels = torch.from_numpy(rng.integers(-1, 2, size=(3, 32, 5)))
+    networks, rows, classes, labels = 3, 32, 5, 4
+    outputs = torch.from_numpy(rng.normal(size=(networks, rows, classes + labels)))
+    stated = torch.from_numpy(rng.integers(-1, classes, size=(networks, rows)))
+    answers = torch.from_numpy(rng.integers(-1, 2, size=(networks, rows, labels)))
 
-    def alone(log_p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        log_p, y = log_p.reshape(-1, log_p.shape[-1]), y.reshape(-1)
-        known = y >= 0
-        return (1 - SMOOTHING) * nn.functional.nll_loss(log_p[known], y[known]) - SMOOTHING * log_p[known].mean()
+    def own_losses(out: torch.Tensor, k: int) -> torch.Tensor:
+        known = stated[k] >= 0
+        one = nn.functional.cross_entropy(out[known, :classes], stated[k][known], label_smoothing=SMOOTHING)
+        log_p, answer = yes_no(out[:, classes:]).reshape(-1, 2), answers[k].reshape(-1)
+        known = answer >= 0
+        other = nn.functional.cross_entropy(log_p[known], answer[known], label_smoothing=SMOOTHING)
+        return one + other
 
-    softmax = sum(alone(torch.log_softmax(out[k], -1), classes[k]) for k in range(3))
-    yes_or_no = sum(alone(yes_no(out[k]), labels[k]) for k in range(3))
-    torch.testing.assert_close(column_loss(out, classes, multilabel=False), softmax)
-    torch.testing.assert_close(column_loss(out, labels, multilabel=True), yes_or_no)
+    leaf = outputs.clone().requires_grad_()
+    sum(own_losses(leaf[k], k) for k in range(networks)).backward()
+    written = loss_gradient(outputs, [stated, answers], [classes, labels], [False, True])
+    torch.testing.assert_close(written, leaf.grad)
 
 
 def test_the_fused_optimizer_ends_at_the_weights_of_the_plain_one(monkeypatch):

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Milliseconds per photo of the steps that find a photo's product pixels (the product view, the palette) and count
-its colours (the palette's histograms), as shipped against the way before, side by side.
+"""Milliseconds per photo of the steps that find a photo's product pixels (the product view, the palette), count
+its colours (the palette's histograms) and sum them per region (the colour statistics), as shipped against the way
+before, side by side.
 
     python bench/photo_steps.py [--n 300] [--repeats 3]
 
@@ -8,7 +9,8 @@ The first N photos of ../shared/datasets/myntra-fashion, decoded beforehand: the
 (`images.product_view`) and the palette (`features.palette`). The way before: each pixel's largest and smallest
 channel by numpy's max and min over the last axis (`images.channel_extremes` takes them channel against channel); for
 the palette's histograms, numpy's histogram2d and histogramdd (`features.coarse_histogram` and `fine_histogram` count
-bin indices with np.bincount).
+bin indices with np.bincount); for the colour statistics (`features.colour_stats`, a 7 x 7 grid with a leading token),
+numpy's mean and std per cell in float32 (shipped: sums of the pixels and their squares in float64).
 Alternated `--repeats` times; prints the best of each, the ratio, and how far the results are apart. Ratios within
 one run are what to compare.
 """
@@ -17,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from mmaudit import features, images
 
@@ -65,6 +69,27 @@ def histograms_before():
         features.coarse_histogram, features.fine_histogram = shipped
 
 
+def colour_stats_by_mean_and_std(image, regions: int) -> np.ndarray:
+    grid = math.isqrt(regions)
+    side = grid * 8
+    pixels = np.asarray(images.as_rgb(image).resize((side, side), Image.Resampling.BOX), dtype=np.float32) / 255.0
+    cells = pixels.reshape(grid, 8, grid, 8, 3).transpose(0, 2, 1, 3, 4).reshape(grid ** 2, 64, 3)
+    stats = np.concatenate([cells.mean(1), cells.std(1)], axis=1)
+    whole = pixels.reshape(-1, 3)
+    leading = np.tile(np.concatenate([whole.mean(0), whole.std(0)]), (regions - grid ** 2, 1))
+    return np.concatenate([leading, stats]).astype(np.float16)
+
+
+@contextmanager
+def colour_stats_before():
+    shipped = features.colour_stats
+    features.colour_stats = colour_stats_by_mean_and_std
+    try:
+        yield
+    finally:
+        features.colour_stats = shipped
+
+
 def per_photo(step, photos: list) -> tuple[float, list]:
     start = time.perf_counter()
     out = [step(photo) for photo in photos]
@@ -79,7 +104,8 @@ def main() -> None:
     with open(DATA / "products.csv", encoding="utf-8") as handle:
         photos = [images.load_rgb(DATA / row["image"]) for row, _ in zip(csv.DictReader(handle), range(a.n))]
     steps = {"product view": (lambda p: np.asarray(images.product_view(p)), extremes_before),
-             "palette": (features.palette, extremes_before), "palette's histograms": (features.palette, histograms_before)}
+             "palette": (features.palette, extremes_before), "palette's histograms": (features.palette, histograms_before),
+             "colour statistics": (lambda p: features.colour_stats(p, 50), colour_stats_before)}
     print(f"{len(photos)} photos, best of {a.repeats} alternated runs")
     print("| step | before, ms per photo | shipped, ms per photo | shipped / before | results apart |\n|---|---|---|---|---|")
     for name, (step, before) in steps.items():

@@ -106,15 +106,19 @@ def normalized(counts: np.ndarray) -> np.ndarray:
 def colour_stats(image: Image.Image, regions: int) -> np.ndarray:
     """Mean and standard deviation of R, G, B per cell of the tower's region grid, in [0, 1]:
     the colour detail a tower trained for object labels blurs away. One row per region token; a
-    leading whole-photo token (a transformer's [CLS]) gets the whole photo's statistics."""
+    leading whole-photo token (a transformer's [CLS]) gets the whole photo's statistics. From each cell's sums of the
+    pixels and of their squares in float64 (exact for 8-bit levels): a third of the time of numpy's mean and std per
+    cell in float32, and the same values to float16 rounding (bench/photo_steps.py)."""
     grid = math.isqrt(regions)
     side = grid * 8
-    pixels = np.asarray(as_rgb(image).resize((side, side), Image.Resampling.BOX), dtype=np.float32) / 255.0
-    cells = pixels.reshape(grid, 8, grid, 8, 3).transpose(0, 2, 1, 3, 4).reshape(grid ** 2, 64, 3)
-    stats = np.concatenate([cells.mean(1), cells.std(1)], axis=1)
-    whole = pixels.reshape(-1, 3)
-    leading = np.tile(np.concatenate([whole.mean(0), whole.std(0)]), (regions - grid ** 2, 1))
-    return np.concatenate([leading, stats]).astype(np.float16)
+    pixels = np.asarray(as_rgb(image).resize((side, side), Image.Resampling.BOX), dtype=np.float64) / 255.0
+    powers = np.concatenate([pixels, pixels * pixels], 2)  # [side, side, 6]: R, G, B, then their squares
+    cells = powers.reshape(grid, 8, side * 6).sum(1).reshape(grid, grid, 8, 6).sum(2).reshape(grid ** 2, 6)
+    moments = np.concatenate([cells.sum(0, keepdims=True) / side ** 2, cells / 64])  # the whole photo's first
+    mean = moments[:, :3]
+    std = np.sqrt(np.maximum(moments[:, 3:] - mean * mean, 0.0))  # a flat cell's variance may round below 0
+    stats = np.concatenate([mean, std], 1)
+    return np.concatenate([np.repeat(stats[:1], regions - grid ** 2, 0), stats[1:]]).astype(np.float16)
 
 
 def load_photos(paths: list[str]) -> tuple[list[int], list[Image.Image], dict[int, str]]:

@@ -54,6 +54,15 @@ def test_colour_statistics_are_each_cells_own():
     np.testing.assert_allclose(stats[0], np.concatenate([whole.mean(0), whole.std(0)]), atol=1e-3)
 
 
+def test_a_flat_photos_colour_spread_is_zero_at_every_level():
+    """A photo of one colour: every cell's mean is that colour and its spread 0 (not NaN: a variance computed from the
+    sums of squares can round below 0), whatever the 8-bit level; a grid with no leading token too."""
+    for level in range(256):
+        stats = colour_stats(Image.new("RGB", (56, 56), (level, 255 - level, level // 2)), 49).astype(np.float32)
+        np.testing.assert_allclose(stats[:, :3], np.tile(np.array([level, 255 - level, level // 2]) / 255, (49, 1)), atol=1e-3)
+        assert (stats[:, 3:] == 0).all(), level
+
+
 def test_channel_extremes_are_each_pixels_largest_and_smallest_channel():
     pixels = np.random.default_rng(1).random((5, 7, 3), dtype=np.float32)
     brightest, darkest = channel_extremes(pixels)

@@ -14,7 +14,7 @@ from torch import nn
 
 from mmaudit.config import TrainConfig
 from mmaudit.models.attributes import AttributeHeads, ViewHeads, yes_no
-from mmaudit.models.head_fitting import EPOCHS, SMOOTHING, Job, fit_together, loss_gradient
+from mmaudit.models.head_fitting import EPOCHS, SMOOTHING, Job, dropout_scale, fit_together, loss_gradient
 from mmaudit.models.words import word_labels
 from mmaudit.train import head_precision
 
@@ -122,6 +122,23 @@ def test_the_written_out_gradient_is_autograds_through_each_networks_own_losses(
     sum(own_losses(leaf[k], k) for k in range(networks)).backward()
     written = loss_gradient(outputs, [stated, answers], [classes, labels], [False, True])
     torch.testing.assert_close(written, leaf.grad)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_dropout_drops_its_rate_of_units_in_256ths_and_keeps_the_mean(dtype):
+    """Each unit dropped with probability 77/256 (a rate of 0.3 in 256ths), independently of its place in the draws
+    (every byte of each 64-bit draw counts alike), the kept ones scaled to keep the mean; in the hidden units' own
+    precision; another draw, other units."""
+    generator = torch.Generator().manual_seed(0)
+    hidden = torch.ones((4, 500, 1000), dtype=dtype)
+    scale = dropout_scale(hidden, 0.3, generator)
+    assert scale.dtype == dtype and scale.shape == hidden.shape
+    dropped = scale == 0
+    for place in range(8):  # the units of one byte of every draw
+        assert abs(dropped.flatten()[place::8].float().mean().item() - 77 / 256) < 0.003
+    assert set(scale.unique().tolist()) == {0.0, float(torch.tensor(256 / 179, dtype=dtype))}
+    assert abs(scale.float().mean().item() - 1) < 0.003
+    assert not torch.equal(dropout_scale(hidden, 0.3, generator), scale)
 
 
 def test_the_fused_optimizer_ends_at_the_weights_of_the_plain_one(monkeypatch):

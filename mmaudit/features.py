@@ -121,12 +121,22 @@ def colour_stats(image: Image.Image, regions: int) -> np.ndarray:
     return np.concatenate([np.repeat(stats[:1], regions - grid ** 2, 0), stats[1:]]).astype(np.float16)
 
 
-def load_photos(paths: list[str]) -> tuple[list[int], list[Image.Image], dict[int, str]]:
-    """Decode a batch of photo files: (positions that loaded, their photos, position -> why one did not)."""
+DECODED_SIDE = 2  # photos are decoded at least this many times the tower's input side (`images.decode`): the product
+# view, cut from about half a photo, still has as many pixels as the tower reads
+
+
+def decoded_side(backbone: Backbone) -> int:
+    """The shorter side a photo is decoded at, at least, for `backbone`'s photo tower."""
+    return DECODED_SIDE * backbone.image_size
+
+
+def load_photos(paths: list[str], least_side: int = 0) -> tuple[list[int], list[Image.Image], dict[int, str]]:
+    """Decode a batch of photo files (`least_side`: `images.decode`): (positions that loaded, their photos, position ->
+    why one did not)."""
     images, good, failed = [], [], {}
     for position, path in enumerate(paths):
         try:
-            images.append(load_rgb(Path(path)))
+            images.append(load_rgb(Path(path), least_side=least_side))
             good.append(position)
         except ImageProblem as problem:
             failed[position] = problem.detail
@@ -167,14 +177,15 @@ def view_statistics(images: list[Image.Image], regions: int) -> dict[str, np.nda
     return {"colour": np.stack([colour_stats(im, regions) for im in images]), "palette": np.stack([palette(im) for im in images])}
 
 
-def loaded_and_prepared(paths: list[str], groups: tuple[str, ...], regions: int | None) -> tuple[list[int], PreparedPhotos, dict[int, str]]:
-    good, images, failed = load_photos(paths)
+def loaded_and_prepared(paths: list[str], groups: tuple[str, ...], regions: int | None,
+                        least_side: int) -> tuple[list[int], PreparedPhotos, dict[int, str]]:
+    good, images, failed = load_photos(paths, least_side)
     return good, prepare_photos(images, groups, regions), failed
 
 
 def photo_arrays(backbone: Backbone, paths: list[str], groups: tuple[str, ...]) -> tuple[list[int], dict[str, np.ndarray], dict[int, str]]:
     """Features of a batch of photo files: (positions that loaded, their arrays, position -> why one did not)."""
-    good, photos, failed = loaded_and_prepared(paths, groups, None)
+    good, photos, failed = loaded_and_prepared(paths, groups, None, decoded_side(backbone))
     return (good, image_arrays(backbone, photos, groups), failed) if good else ([], {}, failed)
 
 
@@ -188,7 +199,7 @@ def photo_batches(backbone: Backbone, groups: tuple[str, ...], keys: list[str], 
     regions: int | None = None  # the tower's region count, known from its first batch
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="mmaudit-photos") as pool:
         def prepare(start: int) -> Future:
-            return pool.submit(loaded_and_prepared, paths[start:start + batch_size], groups, regions)
+            return pool.submit(loaded_and_prepared, paths[start:start + batch_size], groups, regions, decoded_side(backbone))
 
         preparing = deque(prepare(start) for start in starts[:max(1, workers)])
         for index, start in enumerate(starts):

@@ -107,11 +107,11 @@ def test_the_next_batches_are_decoded_while_the_towers_encode_this_one(demo_cata
     decoding: set[str] = set()
     all_ahead_decoding = threading.Event()
 
-    def recording_load(path: Path):
+    def recording_load(path: Path, least_side: int = 0):
         decoding.add(str(path))
         if decoding >= set(ahead):
             all_ahead_decoding.set()
-        return load_rgb(path)
+        return load_rgb(path, least_side=least_side)
 
     monkeypatch.setattr(features, "load_rgb", recording_load)
     backbone = load_backbone("tiny-test")

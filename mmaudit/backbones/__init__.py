@@ -38,6 +38,7 @@ class TextFeatures:
 class Backbone(Protocol):
     name: str
     config: dict
+    image_size: int  # the photo tower's input side, in pixels
 
     def encode_photos(self, images: list[Image.Image]) -> PhotoFeatures: ...
 

@@ -31,7 +31,7 @@ def main() -> None:
     for shape in a.shapes:
         pairs, claims = (int(v) for v in shape.split("x"))
         logits, costs, labels = stacking_inputs(pairs, claims)
-        x = np.column_stack([logits, costs])  # what `train.stacking_columns` gives the fit
+        x = np.column_stack([logits, costs])  # what `Claims.columns` gives the fit
         del costs
         tracemalloc.start()
         start = time.perf_counter()

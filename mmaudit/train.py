@@ -62,16 +62,8 @@ def title_column(products: pd.DataFrame, catalog_path: Path) -> str:
     return next(iter(text_columns(products, catalog_path)), "")
 
 
-def stacking_columns(claims: Claims, pair_logits: np.ndarray, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
-    """[pairs, 1 + claims]: the pair model's logit, then each claim's cost, in one array (`stack` reads and overwrites it)."""
-    x = np.empty((len(text_rows), 1 + len(claims.names)))
-    x[:, 0] = pair_logits
-    claims.costs(text_rows, photo_rows, out=x[:, 1:])
-    return x
-
-
 def stack(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
-    """Weigh the pair model's logit and each attribute claim's cost (`x`: `stacking_columns`; overwritten) with a
+    """Weigh the pair model's logit and each attribute claim's cost (`x`: `Claims.columns`; overwritten) with a
     logistic model on held-out pairs. Weights are kept non-negative (a contradicted claim never makes a pair fit
     better): a column that gets a negative weight is dropped and the rest refitted."""
     # fitted on standardized columns with a ridge in proportion to the pairs, so that where a claim separates the
@@ -338,10 +330,10 @@ def stack_round(claims: Claims, val_logits: np.ndarray, rows: tuple, fit_pairs: 
     if len(sample) > most_pairs:
         sample = np.sort(np.random.default_rng(0).choice(len(t_rows), most_pairs, replace=False))
     t, p, y, logits = t_rows[sample], p_rows[sample], labels[sample].astype(np.float64), val_logits[sample]
-    weights, bias = stack(stacking_columns(claims.softened(exchange_temperature), logits, t, p), y)
+    weights, bias = stack(claims.softened(exchange_temperature).columns(logits, t, p), y)
     weights[1:] /= exchange_temperature
     fit = fit_pairs[sample] | (y == 0)
-    fit_weights, fit_bias = stack(stacking_columns(claims, logits[fit], t[fit], p[fit]), y[fit])
+    fit_weights, fit_bias = stack(claims.columns(logits[fit], t[fit], p[fit]), y[fit])
     fit_all = fit_pairs | (labels == 0)
     return {"weights": weights, "bias": bias, "fit_weights": fit_weights, "fit_bias": fit_bias,
             "stacked": weighed(claims, val_logits, t_rows, p_rows, weights) + bias,

@@ -296,7 +296,7 @@ def test_the_exchange_weighting_is_fitted_on_softer_heads_and_gives_the_same_gai
     weights = judge.weighting["exchange"].weights
     softer = judge.claims.softened(3.0)  # the attribute columns' and the words' claims
     # the weights train fitted on the heads read at T = 3, saved divided by T for the heads' own costs
-    fitted, _ = train.stack(train.stacking_columns(softer, judge.pair_model_logits(t, p), t, p), pairs.label.to_numpy(np.float64))
+    fitted, _ = train.stack(softer.columns(judge.pair_model_logits(t, p), t, p), pairs.label.to_numpy(np.float64))
     np.testing.assert_allclose(np.concatenate([weights[:1], 3 * weights[1:]]), fitted, rtol=1e-5, atol=1e-9)
     # each photo's normaliser cancels in an exchange: the judge's gains are those of the softer heads weighed as fitted
     i, j = t[pairs.kind.to_numpy() == "hard_photo"], p[pairs.kind.to_numpy() == "hard_photo"]

@@ -10,7 +10,7 @@ from mmaudit.metrics import curvature, fit_logistic
 from mmaudit.models.claims import Claims
 from mmaudit.models.columns import ColumnClaims
 from mmaudit.models.words import WordClaims
-from mmaudit.train import stack, stacking_columns
+from mmaudit.train import stack
 
 
 def pairs(seed: int = 0, n: int = 4000):
@@ -74,7 +74,7 @@ def _fit_in_one_step(x, y, ridge=1.0):
 def test_the_claims_costs_written_a_block_of_rows_at_a_time_are_the_parts_side_by_side(monkeypatch):
     """`Claims.costs` fills one array (the weightings' fit reads it in place) from every part, `COST_ROWS` pairs at a time:
     the same numbers as each part's costs of all the pairs at once, placed after the pair model's logit by
-    `stacking_columns`."""
+    `Claims.columns`."""
     rng = np.random.default_rng(5)
     words = WordClaims("title", ["red", "blue", "shirt"], np.array([[0, 2], [1, -1], [-1, -1], [2, 0]]),
                        np.log(rng.dirichlet([1, 1], size=(4, 3))).astype(np.float32))
@@ -86,4 +86,4 @@ def test_the_claims_costs_written_a_block_of_rows_at_a_time_are_the_parts_side_b
     monkeypatch.setattr(claims_module, "COST_ROWS", 5)  # 23 pairs in five blocks, the last one short
     np.testing.assert_array_equal(claims.costs(t, p), whole)
     logits = rng.normal(size=23)
-    np.testing.assert_array_equal(stacking_columns(claims, logits, t, p), np.column_stack([logits, whole]))
+    np.testing.assert_array_equal(claims.columns(logits, t, p), np.column_stack([logits, whole]))

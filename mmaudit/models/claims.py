@@ -61,6 +61,14 @@ class Claims:
                 out[rows, columns] = part.costs(text_rows[rows], photo_rows[rows])
         return out
 
+    def columns(self, pair_logits: np.ndarray, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
+        """[pairs, 1 + claims]: the pair model's logit of each pair, then each claim's cost, in one array (the costs
+        written into it, not copied beside the logits)."""
+        out = np.empty((len(text_rows), 1 + len(self.names)))
+        out[:, 0] = pair_logits
+        self.costs(text_rows, photo_rows, out=out[:, 1:])
+        return out
+
     def softened(self, temperature: float) -> "Claims":
         return self if temperature == 1.0 else Claims([p.softened(temperature) for p in self.parts])
 

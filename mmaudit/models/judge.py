@@ -163,7 +163,7 @@ class CatalogJudge:
 
     def columns(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
         """[pairs, 1 + claims]: the pair model's logit and the cost of each claim."""
-        return np.column_stack([self.pair_model_logits(text_rows, photo_rows), self.claims.costs(text_rows, photo_rows)])
+        return self.claims.columns(self.pair_model_logits(text_rows, photo_rows), text_rows, photo_rows)
 
     def weigh(self, columns: np.ndarray, weighting: str = "exchange") -> np.ndarray:
         return self.weighting[weighting](columns)

@@ -1,4 +1,4 @@
-"""glibc's allocator is set once the towers load, and left alone where it is not glibc or the user set it."""
+"""glibc's allocator is set once the towers load or `train` starts, and left alone where it is not glibc or the user set it."""
 
 from __future__ import annotations
 
@@ -46,3 +46,19 @@ def test_the_users_own_glibc_settings_are_left_alone(monkeypatch):
 def test_another_c_library_is_left_alone(monkeypatch):
     monkeypatch.setattr(allocator.platform, "libc_ver", lambda: ("", ""))
     assert allocator.keep_freed_buffers() is False
+
+
+def test_train_sets_the_allocator_before_its_work(monkeypatch, tmp_path):
+    """`train` runs no tower, so `backbones.build` does not set glibc for it: it does so itself, first thing (its heads'
+    steps take and free buffers of tens of MB)."""
+    from mmaudit import train
+
+    class Set(Exception):
+        pass
+
+    def setting():
+        raise Set
+
+    monkeypatch.setattr(train, "keep_freed_buffers", setting)
+    with pytest.raises(Set):
+        train.run(tmp_path / "no-pairs.parquet", tmp_path / "model")

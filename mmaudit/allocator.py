@@ -6,7 +6,8 @@ in anew. On the 2-core machine a quarter of `make-negatives`' CPU time went to t
 `KEPT_BYTES` in the heap, and up to as much freed memory for reuse, let the photo tower run 2.0x as many photos/s
 as its package builds it and 1.4x in its inference form, for 2-6% more peak memory there and about a tenth more in
 `make-negatives` (bench/tower_forms.py, bench/audit_speed.py). `train` sets it too: the claim heads' steps take and
-free buffers of tens of MB; on the whole shared catalog's pairs `train` took 0.9x the time, at the same peak memory.
+free buffers of tens of MB; on the whole shared catalog's pairs `train` took 0.94x and 0.98x the time in two
+side-by-side runs (bench/train_allocator.py; each of five runs kept faster than the run as started just before it).
 """
 
 from __future__ import annotations

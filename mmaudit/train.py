@@ -391,7 +391,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     """Train one model per fold of pairs.parquet; save the model directory; return it and a summary. `reviewed`: review
     files whose verdicts correct the pairs and the products the claim heads learn from (`reviews`)."""
     config = config or TrainConfig()
-    keep_freed_buffers()  # the claim heads' steps free and take buffers of tens of MB: reused, not mapped anew (0.9x)
+    keep_freed_buffers()  # the claim heads' steps free and take buffers of tens of MB: reused, not mapped anew
     warn_idle_settings(config)
     start = time.perf_counter()
     verdicts = reviews.read_verdicts(list(reviewed))  # a bad review file fails now, not after the features are read

@@ -107,7 +107,7 @@ def colour_stats(image: Image.Image, regions: int) -> np.ndarray:
     """Mean and standard deviation of R, G, B per cell of the tower's region grid, in [0, 1]:
     the colour detail a tower trained for object labels blurs away. One row per region token; a
     leading whole-photo token (a transformer's [CLS]) gets the whole photo's statistics. From each cell's sums of the
-    pixels and of their squares in float64 (exact for 8-bit levels): a third of the time of numpy's mean and std per
+    pixels and of their squares in float64 (exact for 8-bit levels): half the time of numpy's mean and std per
     cell in float32, and the same values to float16 rounding (bench/photo_steps.py)."""
     grid = math.isqrt(regions)
     side = grid * 8

@@ -103,7 +103,7 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
 def dropout_scale(hidden: torch.Tensor, rate: float, generator: torch.Generator) -> torch.Tensor:
     """Dropout's factor for each of `hidden`'s units (0 for a dropped one, 1 / the share kept for the others), each
     decided by one random byte against `rate` in 256ths (0.3: 77 of 256, 0.301): eight units per 64-bit draw, and one
-    product with `hidden` in its own precision, a step 0.9x drawing a float per unit and scaling by two products."""
+    product with `hidden` in its own precision: a step 0.85x drawing a float per unit and scaling by two products."""
     count, dropped = hidden.numel(), round(rate * 256)
     words = torch.randint(-2 ** 63, 2 ** 63 - 1, (-(-count // 8),), dtype=torch.int64, generator=generator, device=hidden.device)
     kept = words.view(torch.uint8)[:count].view(hidden.shape) >= dropped

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mmaudit.features import decoded_side, load_photos
-from mmaudit.images import decode, inspect
-from tests.tiny_backbone import TinyBackbone
+from mmaudit import features, images
+from mmaudit.backbones import load as load_backbone
+from mmaudit.feature_keys import VECTORS
+from mmaudit.features import photo_arrays
+from mmaudit.images import decode, inspect, load_rgb
 
 
 def gradient(width: int, height: int) -> Image.Image:
@@ -47,15 +49,20 @@ def test_formats_without_scaled_decoding_are_decoded_whole(tmp_path: Path):
     assert image.size == full == (1000, 700)
 
 
-def test_ingest_records_the_full_size_of_a_photo_it_reads_scaled(tmp_path: Path):
+def test_ingest_reads_a_large_photo_scaled_and_records_its_full_size(tmp_path: Path, monkeypatch):
     gradient(2400, 1800).save(tmp_path / "large.jpg", quality=90)
+    decoded = []
+    monkeypatch.setattr(images, "decode", lambda *args: decoded.append(decode(*args)) or decoded[-1])
     info = inspect(tmp_path / "large.jpg", 30_000_000, 50_000_000)
+    assert decoded[0][0].size == (600, 450)  # a quarter: an eighth would leave 225, under INSPECTED_SIDE (256)
     assert (info.width, info.height) == (2400, 1800) and info.pixel_std > 10
 
 
-def test_the_towers_photos_are_decoded_at_twice_the_towers_side(tmp_path: Path):
+def test_the_towers_photos_are_decoded_at_twice_the_towers_side(tmp_path: Path, monkeypatch):
     """Feature extraction decodes each photo at least twice the tower's input side (here a 4-pixel tower: 8)."""
     gradient(100, 64).save(tmp_path / "photo.jpg", quality=95)
-    assert decoded_side(TinyBackbone) == 8
-    good, images, failed = load_photos([str(tmp_path / "photo.jpg")], decoded_side(TinyBackbone))
-    assert good == [0] and not failed and images[0].size == (13, 8)  # an eighth, rounded up
+    sides = []
+    monkeypatch.setattr(features, "load_rgb", lambda path, least_side=0: sides.append(least_side) or load_rgb(path, least_side=least_side))
+    good, arrays, failed = photo_arrays(load_backbone("tiny-test"), [str(tmp_path / "photo.jpg")], (VECTORS,))
+    assert good == [0] and not failed and sides == [8] and arrays["pooled"].shape[0] == 1
+    assert load_rgb(tmp_path / "photo.jpg", least_side=8).size == (13, 8)  # an eighth, rounded up

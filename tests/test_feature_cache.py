@@ -105,10 +105,12 @@ def test_the_next_batches_are_decoded_while_the_towers_encode_this_one(demo_cata
     paths = photo_paths(demo_catalog, tmp_path, 16)
     ahead = paths[4:4 + 4 * workers]  # the photos of the `workers` batches after the first
     decoding: set[str] = set()
+    sides: set[int] = set()
     all_ahead_decoding = threading.Event()
 
     def recording_load(path: Path, least_side: int = 0):
         decoding.add(str(path))
+        sides.add(least_side)
         if decoding >= set(ahead):
             all_ahead_decoding.set()
         return load_rgb(path, least_side=least_side)
@@ -125,6 +127,7 @@ def test_the_next_batches_are_decoded_while_the_towers_encode_this_one(demo_cata
     backbone.encode_photos = encode_waiting_for_the_next_batches
     next(photo_batches(backbone, (VECTORS,), [str(i) for i in range(16)], paths, batch_size=4, workers=workers))
     assert seen == [True], sorted(decoding)
+    assert sides == {2 * backbone.image_size}  # decoded at twice the tower's side (features.DECODED_SIDE)
 
 
 def test_the_towers_batch_is_chosen_for_their_device_unless_set():

@@ -3,7 +3,8 @@
 Where the backbone embeds photos and texts in one space (`"shared_space": true`, e.g. BLIP's
 contrastive projections), the mismatch logit is minus their cosine. The offline towers share no
 space, so there the photo's nearest photo neighbours in the catalog (not the same file) vote with
-their texts: the mismatch logit is minus the mean text cosine to those neighbours.
+their texts: the mismatch logit is minus the mean text cosine to those neighbours (the text's product with their mean
+text vector).
 """
 
 from __future__ import annotations
@@ -40,12 +41,13 @@ class ZeroShotModel(nn.Module):
         for i, (row_sims, rows) in enumerate(zip(sims, nn_rows)):
             others = [r for r, s in zip(rows, row_sims) if r != i and s < 0.9999][:NEIGHBOURS]
             neighbours[i] = (others + [i] * NEIGHBOURS)[:NEIGHBOURS]
-        return {"text": torch.from_numpy(feats["text"]), "neighbours": torch.from_numpy(neighbours)}
+        # the mean text cosine to a photo's neighbours is the text's product with their mean text vector: one vector
+        # a photo, gathered per pair instead of NEIGHBOURS
+        votes = feats["text"][neighbours].mean(1, dtype=np.float32)
+        return {"text": torch.from_numpy(feats["text"]), "votes": torch.from_numpy(votes)}
 
     def pair_logits(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor) -> torch.Tensor:
         device = self.scale.device  # the prepared features stay on the CPU; a batch of them moves where the model is
         text = prepared["text"][text_rows].to(device)  # [B, D]
-        if self.shared_space:
-            return -self.scale * (prepared["photo"][photo_rows].to(device) * text).sum(-1)
-        voters = prepared["text"][prepared["neighbours"][photo_rows]].to(device)  # [B, K, D]
-        return -self.scale * (voters @ text[:, :, None]).squeeze(-1).mean(1)
+        photo = prepared["photo" if self.shared_space else "votes"][photo_rows].to(device)  # [B, D]
+        return -self.scale * (photo * text).sum(-1)

@@ -7,7 +7,8 @@ in anew. On the 2-core machine a quarter of `make-negatives`' CPU time went to t
 as its package builds it and 1.4x in its inference form, for 2-6% more peak memory there and about a tenth more in
 `make-negatives` (bench/tower_forms.py, bench/audit_speed.py). `train` sets it too: the claim heads' steps take and
 free buffers of tens of MB; on the whole shared catalog's pairs `train` took 0.94x and 0.98x the time in two
-side-by-side runs (bench/train_allocator.py; each of five runs kept faster than the run as started just before it).
+side-by-side runs (bench/train_allocator.py; each of five runs kept faster than the run as started just before it),
+its peak 1,504 -> 1,633 MiB in the whole catalog's audit (bench/audit_speed.py).
 """
 
 from __future__ import annotations

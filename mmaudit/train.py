@@ -316,28 +316,40 @@ STACKED_PAIRS = 200_000  # the weightings are fitted on at most this many pairs 
 # a cost column per claim, hundreds with the words of the text, and every pair of a large catalog would not fit in memory
 
 
-def stack_round(claims: Claims, val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray, exchange_temperature: float,
-                most_pairs: int = STACKED_PAIRS) -> dict:
-    """Out-of-fold claim costs of the pairs (of `most_pairs` of them at most), stacked with the pair model's logits twice:
-    on every kind of pair (the exchange weighting: tells a product's photo from its look-alikes') and on the positives
-    and `fit_pairs` (the fit weighting: does this photo belong to this text at all).
+def stacking_sample(pairs: int, most_pairs: int = STACKED_PAIRS) -> np.ndarray:
+    """The pairs a weighting is fitted on: all of them, or a seeded sample of `most_pairs` (the same for both weightings)."""
+    if pairs <= most_pairs:
+        return np.arange(pairs)
+    return np.sort(np.random.default_rng(0).choice(pairs, most_pairs, replace=False))
 
-    The exchange weighting is fitted on the claims read softer, at `exchange_temperature` (log_softmax(log p / T)), and
-    saved for their own costs: in an exchange's gain each photo's normaliser cancels, so a claim's part of a gain at T
-    is its part at 1 divided by T, and the weights divided by T give the same gains. The fit sees each photo's normaliser
-    as noise in the claims' costs and leans more on the pair model. `stacked` and `fit_val_ap` cover every pair."""
+
+def exchange_weighting(claims: Claims, val_logits: np.ndarray, rows: tuple, exchange_temperature: float,
+                       most_pairs: int = STACKED_PAIRS) -> dict:
+    """Out-of-fold claim costs of the pairs (of `most_pairs` of them at most) stacked with the pair model's logits on
+    every kind of pair: the exchange weighting, which tells a product's photo from its look-alikes'; `stacked`: every
+    pair weighed by it (bias included), which also ranks the products for the heads' second round.
+
+    It is fitted on the claims read softer, at `exchange_temperature` (log_softmax(log p / T)), and saved for their own
+    costs: in an exchange's gain each photo's normaliser cancels, so a claim's part of a gain at T is its part at 1
+    divided by T, and the weights divided by T give the same gains."""
     t_rows, p_rows, labels = rows
-    sample = np.arange(len(t_rows))
-    if len(sample) > most_pairs:
-        sample = np.sort(np.random.default_rng(0).choice(len(t_rows), most_pairs, replace=False))
-    t, p, y, logits = t_rows[sample], p_rows[sample], labels[sample].astype(np.float64), val_logits[sample]
-    weights, bias = stack(claims.softened(exchange_temperature).columns(logits, t, p), y)
+    sample = stacking_sample(len(t_rows), most_pairs)
+    weights, bias = stack(claims.softened(exchange_temperature).columns(val_logits[sample], t_rows[sample], p_rows[sample]),
+                          labels[sample].astype(np.float64))
     weights[1:] /= exchange_temperature
-    fit = fit_pairs[sample] | (y == 0)
-    fit_weights, fit_bias = stack(claims.columns(logits[fit], t[fit], p[fit]), y[fit])
+    return {"weights": weights, "bias": bias, "stacked": weighed(claims, val_logits, t_rows, p_rows, weights) + bias}
+
+
+def fit_weighting(claims: Claims, val_logits: np.ndarray, rows: tuple, fit_pairs: np.ndarray, most_pairs: int = STACKED_PAIRS) -> dict:
+    """The same stacking on the positives and `fit_pairs` only: the fit weighting (does this photo belong to this text at
+    all). It sees each photo's normaliser as noise in the claims' costs and leans more on the pair model; `fit_val_ap`
+    covers every such pair. Only the last round's heads need it."""
+    t_rows, p_rows, labels = rows
+    sample = stacking_sample(len(t_rows), most_pairs)
+    fit = sample[fit_pairs[sample] | (labels[sample] == 0)]
+    fit_weights, fit_bias = stack(claims.columns(val_logits[fit], t_rows[fit], p_rows[fit]), labels[fit].astype(np.float64))
     fit_all = fit_pairs | (labels == 0)
-    return {"weights": weights, "bias": bias, "fit_weights": fit_weights, "fit_bias": fit_bias,
-            "stacked": weighed(claims, val_logits, t_rows, p_rows, weights) + bias,
+    return {"fit_weights": fit_weights, "fit_bias": fit_bias,
             "fit_val_ap": average_precision(labels[fit_all], weighed(claims, val_logits[fit_all], t_rows[fit_all], p_rows[fit_all], fit_weights))}
 
 
@@ -448,7 +460,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     word_heads = word_heads if job.words else []
     sources = job.sources(heads, word_heads)
     claims = job.claims(sources)
-    result = stack_round(claims, val_logits, rows, fit_pairs, config.exchange_temperature)
+    result = exchange_weighting(claims, val_logits, rows, config.exchange_temperature)
     rounds = [{"left_out": int(len(confirmed_wrong)), "stacked_val_ap": average_precision(labels, result["stacked"])}]
     if config.leave_out_suspicious > 0 and claims.names:  # robustness: the catalog's likeliest errors do not teach the heads again
         left_out = np.union1d(np.setdiff1d(suspicious_products(result["stacked"], pairs, t_rows, config.leave_out_suspicious),
@@ -458,8 +470,9 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
         heads, word_heads = job.fit(left_out)
         sources = job.sources(heads, word_heads if job.words else [])
         claims = job.claims(sources)
-        result = stack_round(claims, val_logits, rows, fit_pairs, config.exchange_temperature)
+        result = exchange_weighting(claims, val_logits, rows, config.exchange_temperature)
         rounds.append({"left_out": int(len(left_out)), "stacked_val_ap": average_precision(labels, result["stacked"])})
+    result |= fit_weighting(claims, val_logits, rows, fit_pairs)
     stacked = result["stacked"]
     log_probs = claims.parts[0].log_probs if encoded else {}
     attribute_accuracy = {a: float((log_probs[a].argmax(1) == codes)[codes >= 0].mean()) for a, (codes, _) in encoded.items()}

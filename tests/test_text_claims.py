@@ -16,7 +16,7 @@ from mmaudit.models.columns import ColumnClaims
 from mmaudit.models.words import (WordClaims, mine_vocabulary, predictable, reindexed, roc_auc_per_label, stated_words, word_labels,
                                   words_of)
 
-from mmaudit.train import stack_round
+from mmaudit.train import exchange_weighting
 
 from .conftest import TINY, invoke
 
@@ -128,8 +128,8 @@ def test_each_word_gets_its_own_weight_and_a_sample_of_pairs_suffices_to_fit_the
     p_rows = np.where(np.arange(len(t_rows)) % 5 == 0, t_rows, rng.integers(0, products, len(t_rows)))
     labels = (p_rows != t_rows).astype(np.int64)
     pair_logits = rng.normal(0, 1, len(t_rows))  # a pair model that knows nothing
-    every = stack_round(claims, pair_logits, (t_rows, p_rows, labels), labels == 1, 1.0)
-    sampled = stack_round(claims, pair_logits, (t_rows, p_rows, labels), labels == 1, 1.0, most_pairs=1000)
+    every = exchange_weighting(claims, pair_logits, (t_rows, p_rows, labels), 1.0)
+    sampled = exchange_weighting(claims, pair_logits, (t_rows, p_rows, labels), 1.0, most_pairs=1000)
     for result in (every, sampled):
         red, blue, bag = result["weights"][1:]
         assert red > 0.5 and blue > 0.5 and bag < 0.1 * min(red, blue)

@@ -360,10 +360,10 @@ def test_what_train_holds_per_product_is_released_before_the_claim_heads_train(p
         claims.append(weakref.ref(out))
         return out
 
-    def fitting(self, left_out):
+    def fitting(self, left_out, members):
         gc.collect()
         alive_at_fit.append(sum(ref() is not None for ref in features + claims))
-        return fit(self, left_out)
+        return fit(self, left_out, members)
 
     monkeypatch.setattr(train, "load_training_data", loading)
     monkeypatch.setattr(train.HeadsJob, "claims", reading)

@@ -6,11 +6,13 @@ before, side by side.
     python bench/photo_steps.py [--n 300] [--repeats 3]
 
 The first N photos of ../shared/datasets/myntra-fashion, decoded beforehand: the product view
-(`images.product_view`) and the palette (`features.palette`). The way before: each pixel's largest and smallest
-channel by numpy's max and min over the last axis (`images.channel_extremes` takes them channel against channel); for
-the palette's histograms, numpy's histogram2d and histogramdd (`features.coarse_histogram` and `fine_histogram` count
-bin indices with np.bincount); for the colour statistics (`features.colour_stats`, a 7 x 7 grid with a leading token),
-numpy's mean and std per cell in float32 (shipped: sums of the pixels and their squares in float64).
+(`images.product_view`) and the palette (`features.palettes`, of one photo). The way before: each pixel's largest and
+smallest channel by numpy's max and min over the last axis (`images.channel_extremes` takes them channel against
+channel); for the palette's histograms, numpy's histogram2d and histogramdd (`features.coarse_histogram` and
+`fine_histogram` count bin indices with np.bincount); the palettes of the photos of a batch (8, as the towers take
+them) one photo at a time (`features.palettes` counts them at once); for the colour statistics
+(`features.colour_stats`, a 7 x 7 grid with a leading token), numpy's mean and std per cell in float32 (shipped: sums
+of the pixels and their squares in float64).
 Alternated `--repeats` times; prints the best of each, the ratio, and how far the results are apart. Ratios within
 one run are what to compare.
 """
@@ -59,10 +61,17 @@ def fine_by_histogramdd(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarr
     return features.normalized(np.concatenate([hues, greys]))
 
 
+def each_photo_apart(histogram):
+    """A histogram of one photo's pixels as the shipped ones are called: for the pixels of several photos at once."""
+    def counted(h: np.ndarray, s: np.ndarray, v: np.ndarray, photo: np.ndarray, photos: int) -> np.ndarray:
+        return np.stack([histogram(h[photo == k], s[photo == k], v[photo == k]) for k in range(photos)])
+    return counted
+
+
 @contextmanager
 def histograms_before():
     shipped = features.coarse_histogram, features.fine_histogram
-    features.coarse_histogram, features.fine_histogram = coarse_by_histogram2d, fine_by_histogramdd
+    features.coarse_histogram, features.fine_histogram = each_photo_apart(coarse_by_histogram2d), each_photo_apart(fine_by_histogramdd)
     try:
         yield
     finally:
@@ -90,9 +99,32 @@ def colour_stats_before():
         features.colour_stats = shipped
 
 
-def per_photo(step, photos: list) -> tuple[float, list]:
+@contextmanager
+def palettes_one_at_a_time():
+    shipped = features.palettes
+    features.palettes = lambda photos: np.concatenate([shipped([photo]) for photo in photos])
+    try:
+        yield
+    finally:
+        features.palettes = shipped
+
+
+BATCH = 8  # photos per call of the towers (features.EXTRACT_BATCH), as make-negatives prepares them
+
+
+def each(step):
+    """A step of one photo, over a list of photos."""
+    return lambda photos: [step(photo) for photo in photos]
+
+
+def in_batches(step):
+    """A step of a batch of photos, over a list of photos `BATCH` at a time (each photo's result)."""
+    return lambda photos: [row for start in range(0, len(photos), BATCH) for row in step(photos[start:start + BATCH])]
+
+
+def per_photo(steps, photos: list) -> tuple[float, list]:
     start = time.perf_counter()
-    out = [step(photo) for photo in photos]
+    out = steps(photos)
     return (time.perf_counter() - start) / len(photos) * 1000, out
 
 
@@ -103,9 +135,11 @@ def main() -> None:
     a = ap.parse_args()
     with open(DATA / "products.csv", encoding="utf-8") as handle:
         photos = [images.load_rgb(DATA / row["image"]) for row, _ in zip(csv.DictReader(handle), range(a.n))]
-    steps = {"product view": (lambda p: np.asarray(images.product_view(p)), extremes_before),
-             "palette": (features.palette, extremes_before), "palette's histograms": (features.palette, histograms_before),
-             "colour statistics": (lambda p: features.colour_stats(p, 50), colour_stats_before)}
+    one_palette = each(lambda p: features.palettes([p])[0])
+    steps = {"product view": (each(lambda p: np.asarray(images.product_view(p))), extremes_before),
+             "palette": (one_palette, extremes_before), "palette's histograms": (one_palette, histograms_before),
+             f"palettes, {BATCH} photos at once": (in_batches(lambda batch: features.palettes(batch)), palettes_one_at_a_time),
+             "colour statistics": (each(lambda p: features.colour_stats(p, 50)), colour_stats_before)}
     print(f"{len(photos)} photos, best of {a.repeats} alternated runs")
     print("| step | before, ms per photo | shipped, ms per photo | shipped / before | results apart |\n|---|---|---|---|---|")
     for name, (step, before) in steps.items():

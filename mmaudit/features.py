@@ -49,36 +49,46 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def palette(image: Image.Image) -> np.ndarray:
-    """Colour histograms of the product's pixels (light, unsaturated background left out), square-rooted, coarse then
-    fine. Coarse: 18 hues x 3 brightness levels, 3 saturation levels, 6 grey levels. Fine: 24 hues x 3 saturation
-    levels x 4 brightness levels and 8 grey levels, with pale tints (cream, beige) counted as colours, not greys.
-    Names like maroon / red, navy / blue or cream / white differ here more than in any tower trained for object labels
-    (docs/decisions/2026-11-30-claim-heads-inputs.md)."""
-    small = as_rgb(image).resize((64, 64), Image.Resampling.BOX)
-    hsv = np.asarray(small.convert("HSV"), dtype=np.float32).reshape(-1, 3) / 255.0
-    rgb = np.asarray(small, dtype=np.float32).reshape(-1, 3) / 255.0
+def palettes(images: list[Image.Image]) -> np.ndarray:
+    """[photos, 359]: colour histograms of each photo's product pixels (light, unsaturated background left out),
+    square-rooted, coarse then fine. Coarse: 18 hues x 3 brightness levels, 3 saturation levels, 6 grey levels. Fine: 24
+    hues x 3 saturation levels x 4 brightness levels and 8 grey levels, with pale tints (cream, beige) counted as
+    colours, not greys. Names like maroon / red, navy / blue or cream / white differ here more than in any tower trained
+    for object labels (docs/decisions/2026-11-30-claim-heads-inputs.md). The photos are counted at once, each in bins of
+    its own: one at a time, numpy's cost per call on a photo's 4,096 pixels was most of the time (bench/photo_steps.py)."""
+    smalls = [as_rgb(image).resize((64, 64), Image.Resampling.BOX) for image in images]
+    if not smalls:
+        return np.zeros((0, PALETTE_BINS), np.float16)
+    hsv = np.stack([np.asarray(small.convert("HSV")) for small in smalls]).reshape(len(smalls), -1, 3).astype(np.float32) / 255.0
+    rgb = np.stack([np.asarray(small) for small in smalls]).reshape(len(smalls), -1, 3).astype(np.float32) / 255.0
     product = ~light_background(*channel_extremes(rgb))
-    if product.mean() < 0.05:  # not a light background: use every pixel
-        product[:] = True
+    product[product.mean(1) < 0.05] = True  # not a light background: every pixel counts
+    photo = np.nonzero(product)[0]  # each counted pixel's photo, in the order hsv[product] lists them
     h, s, v = hsv[product].T
-    return np.concatenate([coarse_histogram(h, s, v), fine_histogram(h, s, v)])
+    return np.concatenate([coarse_histogram(h, s, v, photo, len(smalls)), fine_histogram(h, s, v, photo, len(smalls))], 1)
 
 
-def coarse_histogram(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+def coarse_histogram(h: np.ndarray, s: np.ndarray, v: np.ndarray, photo: np.ndarray, photos: int) -> np.ndarray:
+    """[photos, 63] of the pixels' hue, saturation and value (each pixel of photo `photo`)."""
     grey = s < 0.15
-    hues = counts_in(whole_bins(h[~grey] * 18 % 18) * 3 + whole_bins(np.minimum(v[~grey] * 3, 2.999)), 18 * 3)
-    saturation = counts_in(whole_bins(np.minimum(s[~grey] * 3, 2.999)), 3)
-    greys = counts_in(unit_bins(v[grey], 6), 6)
-    return normalized(np.concatenate([hues, saturation, greys]))
+    colour = ~grey
+    hues = counts_in(whole_bins(h[colour] * 18 % 18) * 3 + whole_bins(np.minimum(v[colour] * 3, 2.999)), 18 * 3, photo[colour], photos)
+    saturation = counts_in(whole_bins(np.minimum(s[colour] * 3, 2.999)), 3, photo[colour], photos)
+    greys = counts_in(unit_bins(v[grey], 6), 6, photo[grey], photos)
+    return normalized(np.concatenate([hues, saturation, greys], 1))
 
 
-def fine_histogram(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+def fine_histogram(h: np.ndarray, s: np.ndarray, v: np.ndarray, photo: np.ndarray, photos: int) -> np.ndarray:
+    """[photos, 296], as `coarse_histogram`."""
     grey = s < 0.1
-    hue, saturation, value = whole_bins(h[~grey] * 24 % 24), np.digitize(s[~grey], [0.35, 0.65]), whole_bins(np.minimum(v[~grey] * 4, 3.999))
-    hues = counts_in((hue * 3 + saturation) * 4 + value, 24 * 3 * 4)
-    greys = counts_in(unit_bins(v[grey], 8), 8)
-    return normalized(np.concatenate([hues, greys]))
+    colour = ~grey
+    hue, saturation, value = whole_bins(h[colour] * 24 % 24), np.digitize(s[colour], [0.35, 0.65]), whole_bins(np.minimum(v[colour] * 4, 3.999))
+    hues = counts_in((hue * 3 + saturation) * 4 + value, 24 * 3 * 4, photo[colour], photos)
+    greys = counts_in(unit_bins(v[grey], 8), 8, photo[grey], photos)
+    return normalized(np.concatenate([hues, greys], 1))
+
+
+PALETTE_BINS = 18 * 3 + 3 + 6 + 24 * 3 * 4 + 8
 
 
 # The histograms as bin indices counted with np.bincount: numpy's histogram2d and histogramdd are general and many
@@ -94,13 +104,15 @@ def unit_bins(values: np.ndarray, bins: int) -> np.ndarray:
     return np.minimum(np.searchsorted(np.linspace(0, 1, bins + 1), values, side="right") - 1, bins - 1)
 
 
-def counts_in(index: np.ndarray, bins: int) -> np.ndarray:
-    return np.bincount(index, minlength=bins)
+def counts_in(index: np.ndarray, bins: int, photo: np.ndarray, photos: int) -> np.ndarray:
+    """[photos, bins]: how many of each photo's values (`index`: their bins; `photo`: their photos) fall in each bin."""
+    return np.bincount(photo * bins + index, minlength=photos * bins).reshape(photos, bins)
 
 
 def normalized(counts: np.ndarray) -> np.ndarray:
+    """Each photo's counts (the last axis) as square roots of their shares."""
     counts = counts.astype(np.float32)
-    return np.sqrt(counts / max(counts.sum(), 1.0)).astype(np.float16)
+    return np.sqrt(counts / np.maximum(counts.sum(-1, keepdims=True), 1.0)).astype(np.float16)
 
 
 def colour_stats(image: Image.Image, regions: int) -> np.ndarray:
@@ -174,7 +186,7 @@ def prepare_photos(images: list[Image.Image], groups: tuple[str, ...], regions: 
 
 def view_statistics(images: list[Image.Image], regions: int) -> dict[str, np.ndarray]:
     """Colour per region and colour histogram of one view's photos."""
-    return {"colour": np.stack([colour_stats(im, regions) for im in images]), "palette": np.stack([palette(im) for im in images])}
+    return {"colour": np.stack([colour_stats(im, regions) for im in images]), "palette": palettes(images)}
 
 
 def loaded_and_prepared(paths: list[str], groups: tuple[str, ...], regions: int | None,

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from mmaudit import features
-from mmaudit.features import colour_stats, palette
+from mmaudit.features import colour_stats, palettes
 from mmaudit.images import channel_extremes
 
 COARSE = 18 * 3 + 3 + 6  # hues x brightness, saturation, greys
@@ -25,7 +25,7 @@ def shot(background, product=None):
 
 def test_the_light_background_is_left_out():
     """A red product on a white background: the histograms hold the red and nothing of the white."""
-    values = palette(shot((255, 255, 255), (200, 20, 30))).astype(np.float32)
+    values = palettes([shot((255, 255, 255), (200, 20, 30))])[0].astype(np.float32)
     coarse, fine = values[:COARSE], values[COARSE:]
     assert len(fine) == 24 * 3 * 4 + FINE_GREYS
     assert coarse[-6:].sum() == 0 and fine[-FINE_GREYS:].sum() == 0  # no grey pixels counted
@@ -34,7 +34,7 @@ def test_the_light_background_is_left_out():
 
 def test_the_fine_histogram_tells_cream_from_white():
     """Cream is a pale tint: grey to the coarse histogram, a colour to the fine one."""
-    cream, white = (palette(shot(c)).astype(np.float32) for c in ((235, 228, 205), (250, 250, 250)))
+    cream, white = palettes([shot(c) for c in ((235, 228, 205), (250, 250, 250))]).astype(np.float32)
     assert cream[COARSE - 6:COARSE].sum() > 0 and cream[:COARSE - 6].sum() == 0  # coarse: only greys, like white
     assert white[:COARSE - 6].sum() == 0
     assert cream[COARSE:-FINE_GREYS].sum() > 0 and white[COARSE:-FINE_GREYS].sum() == 0
@@ -80,7 +80,22 @@ def test_the_histograms_count_as_numpys_histograms_do_at_every_8_bit_level(monke
     monkeypatch.setattr(features, "normalized", lambda counts: np.asarray(counts, dtype=np.float64))
     levels = np.arange(256, dtype=np.float32) / 255.0
     h, s, v = (grid.ravel() for grid in np.meshgrid(levels[::3], levels, levels[::5], indexing="ij"))
-    np.testing.assert_array_equal(features.coarse_histogram(h, s, v), before.coarse_by_histogram2d(h, s, v))
-    np.testing.assert_array_equal(features.fine_histogram(h, s, v), before.fine_by_histogramdd(h, s, v))
+    one = np.zeros(len(h), np.int64)  # every pixel of one photo
+    np.testing.assert_array_equal(features.coarse_histogram(h, s, v, one, 1)[0], before.coarse_by_histogram2d(h, s, v))
+    np.testing.assert_array_equal(features.fine_histogram(h, s, v, one, 1)[0], before.fine_by_histogramdd(h, s, v))
     for bins in (6, 8):  # the greys' bins at every level, 1.0 in the last
-        np.testing.assert_array_equal(features.counts_in(features.unit_bins(levels, bins), bins), np.histogram(levels, bins=bins, range=(0, 1))[0])
+        np.testing.assert_array_equal(features.counts_in(features.unit_bins(levels, bins), bins, one[:len(levels)], 1)[0],
+                                      np.histogram(levels, bins=bins, range=(0, 1))[0])
+
+
+def test_photos_counted_together_get_each_their_own_histograms():
+    """Photos counted at once (a batch) get the palettes each gets alone: a red product, a white photo (no light
+    background: every pixel counts), a blue product and a photo with no pixels of some bins."""
+    photos = [shot((255, 255, 255), (200, 20, 30)), shot((250, 250, 250)), shot((255, 255, 255), (20, 40, 190)),
+              Image.fromarray(np.random.default_rng(2).integers(0, 256, (90, 70, 3), dtype=np.uint8))]
+    together = palettes(photos)
+    assert together.shape == (4, COARSE + 24 * 3 * 4 + FINE_GREYS)
+    for k, photo in enumerate(photos):
+        np.testing.assert_array_equal(together[k], palettes([photo])[0])
+    assert not np.array_equal(together[0], together[2])
+    assert palettes([]).shape == (0, together.shape[1])

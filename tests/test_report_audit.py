@@ -53,6 +53,19 @@ def test_report_files_and_escaping(hostile_report, pipeline):
     assert not review.title.str.match(r"[=+\-@]").any()  # a spreadsheet would run a title that starts as a formula
 
 
+def test_each_suspect_shows_its_own_photo_and_the_one_that_fits_its_text(hostile_report, pipeline):
+    """The thumbnails (written several at a time) are each the listed product's photo and the suggested right photo's."""
+    html = (hostile_report / "index.html").read_text()
+    start = html.index('id="report-data">') + len('id="report-data">')
+    rows = json.loads(html[start:html.index("</script>", start)])["rows"]
+    scores = pd.read_parquet(pipeline["scores"]).set_index("product_id")
+    thumb = lambda product: f"thumbs/{scores.image_sha256[product][:32]}.jpg"  # noqa: E731
+    assert len(rows) == len(scores) and sum(row["fits_thumb"] is not None for row in rows) > 0
+    for row in rows:
+        assert row["thumb"] == thumb(row["product_id"]) and (hostile_report / row["thumb"]).is_file()
+        assert row["fits_thumb"] == (thumb(row["photo_fits"]) if row["photo_fits"] else None)
+
+
 def test_report_with_nothing_flagged_and_all_broken(pipeline, tmp_path):
     none = scores_with(pipeline, tmp_path, flagged=False)
     invoke("report", none, "-o", tmp_path / "none")

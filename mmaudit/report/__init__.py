@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -55,6 +57,9 @@ def _why(row: pd.Series, checks: list[str]) -> list[str]:
     return reasons
 
 
+THUMB_WORKERS = 4  # thumbnails written at a time: decoding, resizing and encoding a photo release Python's lock
+
+
 class Thumbs:
     """Thumbnails written once per photo (keyed by SHA-256) into report/thumbs/."""
 
@@ -74,6 +79,18 @@ class Thumbs:
             except (ImageProblem, OSError):
                 return None
         return f"thumbs/{name}"
+
+    def get_all(self, photos: list[tuple[str, str]], done: Callable[[], None]) -> dict[tuple[str, str], str | None]:
+        """`get` of each (path, sha), `THUMB_WORKERS` at a time; `done()` after each."""
+        unique = list(dict.fromkeys(photos))
+
+        def one(photo: tuple[str, str]) -> str | None:
+            out = self.get(*photo)
+            done()
+            return out
+
+        with ThreadPoolExecutor(THUMB_WORKERS) as pool:
+            return dict(zip(unique, pool.map(one, unique)))
 
 
 def _truth_labels(truth: Path, table: pd.DataFrame) -> np.ndarray:
@@ -106,22 +123,25 @@ def run(scores_path: Path, out_dir: Path, config: ReportConfig | None = None, tr
     by_id = table.drop_duplicates("product_id").set_index("product_id")
     titles = _titles(suspects, text_cols)
     thumbs = Thumbs(out_dir / "thumbs", config.thumb_size)
-    rows = []
+    fits_rows = {rank: by_id.loc[fits] for rank, fits in enumerate(suspects.get("photo_fits", pd.Series(dtype=object)))
+                 if isinstance(fits, str) and fits in by_id.index}
+    photos = [(row.image_path, row.image_sha256) for row in suspects.itertuples()]
+    photos += [(fits_row.image_path, fits_row.image_sha256) for fits_row in fits_rows.values()]
     with bar() as progress:
-        task = progress.add_task("report thumbnails", total=len(suspects), rate="")
-        for rank, (_, row) in enumerate(suspects.iterrows(), 1):
-            fits = row.get("photo_fits")
-            fits_row = by_id.loc[fits] if isinstance(fits, str) and fits in by_id.index else None
-            rows.append({
-                "rank": rank, "product_id": row.product_id, "title": titles[row.name],
-                "attrs": {a: str(row[a])[:60] for a in attributes if str(row[a])},
-                "mismatch_score": float(row.mismatch_score), "flagged": bool(row.flagged), "verdict": row.get("verdict") or "",
-                "thumb": thumbs.get(row.image_path, row.image_sha256),
-                "photo_fits": fits if fits_row is not None else None,
-                "fits_thumb": thumbs.get(fits_row.image_path, fits_row.image_sha256) if fits_row is not None else None,
-                "why": _why(row, checks), "checks": [c for c in checks if row.get(f"is_{c}_issue")],
-            })
-            progress.advance(task)
+        task = progress.add_task("report thumbnails", total=len(set(photos)), rate="")
+        thumb = thumbs.get_all(photos, lambda: progress.advance(task))
+    rows = []
+    for rank, (_, row) in enumerate(suspects.iterrows()):
+        fits_row = fits_rows.get(rank)
+        rows.append({
+            "rank": rank + 1, "product_id": row.product_id, "title": titles[row.name],
+            "attrs": {a: str(row[a])[:60] for a in attributes if str(row[a])},
+            "mismatch_score": float(row.mismatch_score), "flagged": bool(row.flagged), "verdict": row.get("verdict") or "",
+            "thumb": thumb[row.image_path, row.image_sha256],
+            "photo_fits": row.photo_fits if fits_row is not None else None,
+            "fits_thumb": thumb[fits_row.image_path, fits_row.image_sha256] if fits_row is not None else None,
+            "why": _why(row, checks), "checks": [c for c in checks if row.get(f"is_{c}_issue")],
+        })
 
     findings = []
     for title, select, detail in FINDINGS:

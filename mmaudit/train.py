@@ -273,19 +273,18 @@ class HeadsJob:
                  encoded: dict, title_col: str, slots: dict[str, dict], words: dict[str, tuple[list[str], np.ndarray]]):
         self.config, self.products, self.photo_x, self.dims, self.folds = config, products, photo_x, dims, product_folds
         self.encoded, self.title_col, self.slots, self.words = encoded, title_col, slots, words
-        self.reductions: dict[int, dict] = {}  # per fold, the photo inputs' reduction: fitted by the first heads, kept
 
     def fit(self, left_out: np.ndarray, members: int = MEMBERS) -> tuple[list[AttributeHeads], list[AttributeHeads]]:
-        """Attribute heads (`members` per view and fold) and word heads per fold, trained without `left_out`. Every
-        round's heads read the same photos, whose inputs' reduction (principal directions and spreads: no labels) is
-        fitted by the first round's and kept: leaving out a tenth of the products changes no label it reads."""
+        """Attribute heads (`members` per view and fold) and word heads per fold, trained without `left_out`; both read
+        the same photos, whose inputs' reduction is fitted once."""
+        reductions: dict[int, dict] = {}
         heads = fit_heads(self.config, self.photo_x, self.dims, {a: codes for a, (codes, _) in self.encoded.items()},
                           {a: len(classes) for a, (_, classes) in self.encoded.items()}, self.folds, left_out, members=members,
-                          reductions=self.reductions)
+                          reductions=reductions)
         word_heads = fit_heads(self.config, self.photo_x, self.dims,
                                {c: word_labels(stated, len(vocabulary)) for c, (vocabulary, stated) in self.words.items()},
                                {c: len(vocabulary) for c, (vocabulary, _) in self.words.items()}, self.folds, left_out,
-                               frozenset(self.words), WORD_MEMBERS, self.reductions, "words") if self.words else []
+                               frozenset(self.words), WORD_MEMBERS, reductions, "words") if self.words else []
         return heads, word_heads
 
     def keep_predictable_words(self, word_heads: list[AttributeHeads]) -> dict[str, dict]:

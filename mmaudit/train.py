@@ -274,13 +274,12 @@ class HeadsJob:
         self.config, self.products, self.photo_x, self.dims, self.folds = config, products, photo_x, dims, product_folds
         self.encoded, self.title_col, self.slots, self.words = encoded, title_col, slots, words
 
-    def fit(self, left_out: np.ndarray, members: int = MEMBERS) -> tuple[list[AttributeHeads], list[AttributeHeads]]:
-        """Attribute heads (`members` per view and fold) and word heads per fold, trained without `left_out`; both read
-        the same photos, whose inputs' reduction is fitted once."""
+    def fit(self, left_out: np.ndarray) -> tuple[list[AttributeHeads], list[AttributeHeads]]:
+        """Attribute heads and word heads per fold, trained without `left_out`; both read the same photos, whose inputs'
+        reduction is fitted once."""
         reductions: dict[int, dict] = {}
         heads = fit_heads(self.config, self.photo_x, self.dims, {a: codes for a, (codes, _) in self.encoded.items()},
-                          {a: len(classes) for a, (_, classes) in self.encoded.items()}, self.folds, left_out, members=members,
-                          reductions=reductions)
+                          {a: len(classes) for a, (_, classes) in self.encoded.items()}, self.folds, left_out, reductions=reductions)
         word_heads = fit_heads(self.config, self.photo_x, self.dims,
                                {c: word_labels(stated, len(vocabulary)) for c, (vocabulary, stated) in self.words.items()},
                                {c: len(vocabulary) for c, (vocabulary, _) in self.words.items()}, self.folds, left_out,
@@ -311,11 +310,6 @@ class HeadsJob:
     def claims(self, sources: list) -> Claims:
         """The sources' claims on the training catalog's products, each photo read out of fold."""
         return Claims([part for source in sources for part in source.on(self.products, self.photo_x, self.folds)])
-
-
-FIRST_ROUND_MEMBERS = 1  # attribute heads per view and fold in a first round, whose readings only rank the products for
-# the second and choose the words the photo predicts (the word heads have one): the final heads have `MEMBERS`
-# (docs/decisions/2026-12-05-first-round-heads-one-member.md)
 
 
 STACKED_PAIRS = 200_000  # the weightings are fitted on at most this many pairs (a seeded sample beyond): each pair has
@@ -461,15 +455,14 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     fold_models, histories, val_logits = fit_pair_models(config, settings, dims, feats, pairs, rows, folds_of, device, checkpoints)
     del feats  # the pair models are fitted; the claim heads read their own copy (photo_x): the features go before they train
     job = HeadsJob(config, products, photo_x, dims, folds_of, encoded, title_col, slots, words)
-    second_round = config.leave_out_suspicious > 0
-    heads, word_heads = job.fit(confirmed_wrong, FIRST_ROUND_MEMBERS if second_round else MEMBERS)
+    heads, word_heads = job.fit(confirmed_wrong)
     word_report = job.keep_predictable_words(word_heads) if words else {}
     word_heads = word_heads if job.words else []
     sources = job.sources(heads, word_heads)
     claims = job.claims(sources)
     result = exchange_weighting(claims, val_logits, rows, config.exchange_temperature)
     rounds = [{"left_out": int(len(confirmed_wrong)), "stacked_val_ap": average_precision(labels, result["stacked"])}]
-    if second_round and claims.names:  # robustness: the catalog's likeliest errors do not teach the heads again
+    if config.leave_out_suspicious > 0 and claims.names:  # robustness: the catalog's likeliest errors do not teach the heads again
         left_out = np.union1d(np.setdiff1d(suspicious_products(result["stacked"], pairs, t_rows, config.leave_out_suspicious),
                                            confirmed_ok), confirmed_wrong)
         log.info("claim heads: leaving out the %d most suspicious products and training again", len(left_out))

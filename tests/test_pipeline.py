@@ -360,40 +360,16 @@ def test_what_train_holds_per_product_is_released_before_the_claim_heads_train(p
         claims.append(weakref.ref(out))
         return out
 
-    def fitting(self, left_out, *members):
+    def fitting(self, left_out):
         gc.collect()
         alive_at_fit.append(sum(ref() is not None for ref in features + claims))
-        return fit(self, left_out, *members)
+        return fit(self, left_out)
 
     monkeypatch.setattr(train, "load_training_data", loading)
     monkeypatch.setattr(train.HeadsJob, "claims", reading)
     monkeypatch.setattr(train.HeadsJob, "fit", fitting)
     train.run(pipeline["pairs"], tmp_path / "model", train.TrainConfig(epochs=1), pipeline["catalog"])
     assert len(features) > 5 and len(claims) == 2 and alive_at_fit == [0, 0]
-
-
-def test_the_first_round_of_claim_heads_has_one_member_and_the_last_all(pipeline, tmp_path, monkeypatch):
-    """A first round whose readings only rank the products for the second trains one attribute-head member per view and
-    fold; the heads kept (the last round's, or the only round's) have `MEMBERS`."""
-    from mmaudit.models.attributes import MEMBERS
-
-    trained = []
-    fit_heads = train.fit_heads
-
-    def fitting(*args, **kwargs):
-        heads = fit_heads(*args, **kwargs)
-        if "members" in kwargs:  # the attribute heads (the word heads' count is their module's)
-            trained.append([len(view.members) for fold in heads for view in fold.views.values()])
-        return heads
-
-    monkeypatch.setattr(train, "fit_heads", fitting)
-    for share, rounds in ((0.1, [1, MEMBERS]), (0.0, [MEMBERS])):
-        trained.clear()
-        train.run(pipeline["pairs"], tmp_path / f"model-{share}", train.TrainConfig(epochs=1, leave_out_suspicious=share), pipeline["catalog"])
-        assert [set(members) for members in trained] == [{count} for count in rounds], (share, trained)
-        judge = Judge.load(tmp_path / f"model-{share}")
-        kept = [len(view.members) for source in judge.sources[:1] for fold in source.heads for view in fold.views.values()]
-        assert kept and set(kept) == {MEMBERS}
 
 
 def test_a_negative_tower_batch_is_refused_before_any_work(pipeline, tmp_path):

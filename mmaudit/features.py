@@ -55,7 +55,8 @@ def palettes(images: list[Image.Image]) -> np.ndarray:
     hues x 3 saturation levels x 4 brightness levels and 8 grey levels, with pale tints (cream, beige) counted as
     colours, not greys. Names like maroon / red, navy / blue or cream / white differ here more than in any tower trained
     for object labels (docs/decisions/2026-11-30-claim-heads-inputs.md). The photos are counted at once, each in bins of
-    its own: one at a time, numpy's cost per call on a photo's 4,096 pixels was most of the time (bench/photo_steps.py)."""
+    its own: numpy's cost per call on one photo's 4,096 pixels made counting them one at a time 1.3x as long
+    (bench/photo_steps.py); most of what is left is Pillow's 64-pixel resize."""
     smalls = [as_rgb(image).resize((64, 64), Image.Resampling.BOX) for image in images]
     if not smalls:
         return np.zeros((0, PALETTE_BINS), np.float16)

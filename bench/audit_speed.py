@@ -58,6 +58,16 @@ def bare_towers(catalog: Path, backbone_name: str, batch: int) -> dict:
     return {"photos": len(views), "texts": len(texts), "photo_tower_s": photos_s, "text_tower_s": time.perf_counter() - start}
 
 
+def audit_stages(catalog_csv: Path, work: Path) -> dict[str, list[str]]:
+    """The five commands as a user runs them, into `work` with its own feature cache."""
+    cache = ["--cache-dir", str(work / "features")]
+    return {"ingest": [*MMAUDIT, "ingest", str(catalog_csv), "-o", str(work / "catalog.parquet"), "--images-root", str(DATA)],
+            "make-negatives": [*MMAUDIT, "make-negatives", str(work / "catalog.parquet"), "-o", str(work / "pairs.parquet"), *cache],
+            "train": [*MMAUDIT, "train", str(work / "pairs.parquet"), "-o", str(work / "model")],
+            "score": [*MMAUDIT, "score", str(work / "catalog.parquet"), "-m", str(work / "model"), "-o", str(work / "scores.parquet"), *cache],
+            "report": [*MMAUDIT, "report", str(work / "scores.parquet"), "-o", str(work / "report")]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=2000)
@@ -80,14 +90,8 @@ def main() -> None:
     catalog_csv = a.out / "products.csv"
     (rows[TITLES_ONLY] if a.mode == "titles" else rows).to_csv(catalog_csv, index=False)
     w = a.out / "work"
-    cache = ["--cache-dir", str(w / "features")]
-    stages = {"ingest": [*MMAUDIT, "ingest", str(catalog_csv), "-o", str(w / "catalog.parquet"), "--images-root", str(DATA)],
-              "make-negatives": [*MMAUDIT, "make-negatives", str(w / "catalog.parquet"), "-o", str(w / "pairs.parquet"), *cache],
-              "train": [*MMAUDIT, "train", str(w / "pairs.parquet"), "-o", str(w / "model")],
-              "score": [*MMAUDIT, "score", str(w / "catalog.parquet"), "-m", str(w / "model"), "-o", str(w / "scores.parquet"), *cache],
-              "report": [*MMAUDIT, "report", str(w / "scores.parquet"), "-o", str(w / "report")]}
     times = {}
-    for stage, cmd in stages.items():
+    for stage, cmd in audit_stages(catalog_csv, w).items():
         times[stage] = timed(cmd + settings)
         print(f"{stage}: {times[stage][0]:.0f} s, peak {times[stage][1]} MiB", file=sys.stderr, flush=True)
     if a.one_process:

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""The five stages with numpy asking for huge pages (numpy's default on Linux 4.6+) against without (mmaudit's
-default), side by side, each variant from a cold cache into a fresh work folder.
+"""The five stages with numpy asking Linux for transparent huge pages (numpy's default on Linux 4.6+, for arrays of 4 MB
+or more) against without (NUMPY_MADVISE_HUGEPAGE=0), side by side, each variant from a cold cache into a fresh work
+folder: whether a user's machine runs the audit faster with that variable set.
 
     python bench/huge_pages.py [--n 2000] [--repeats 2] [--mode columns|titles] [--out bench-out/huge-pages]
 
 Takes the first N products of ../shared/datasets/myntra-fashion, as `bench/audit_speed.py` does, and runs `ingest`,
 `make-negatives`, `train`, `score` and `report` one after the other as a user does, once with NUMPY_MADVISE_HUGEPAGE=1
-and once without it set (mmaudit then sets 0), alternated `--repeats` times. Prints each stage's best seconds per
+and once with 0, alternated `--repeats` times. Prints each stage's best seconds per
 variant and their ratio; ratios within one run are what to compare. Also the largest difference between the two
 variants' scores (the same model and features give scores equal to ~1e-6: float sums of threaded kernels vary in their
 last bits between processes).
@@ -22,27 +23,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from quality import DATA, MMAUDIT, ROOT, TITLES_ONLY, machine, timed
+from audit_speed import audit_stages
+from quality import DATA, ROOT, TITLES_ONLY, machine, timed
 
-VARIANTS = {"huge pages": "1", "without": None}  # NUMPY_MADVISE_HUGEPAGE per variant (None: unset, mmaudit's default)
-
-
-def audit_stages(catalog_csv: Path, work: Path) -> dict[str, list[str]]:
-    """The five commands, as `bench/audit_speed.py` runs them."""
-    cache = ["--cache-dir", str(work / "features")]
-    return {"ingest": [*MMAUDIT, "ingest", str(catalog_csv), "-o", str(work / "catalog.parquet"), "--images-root", str(DATA)],
-            "make-negatives": [*MMAUDIT, "make-negatives", str(work / "catalog.parquet"), "-o", str(work / "pairs.parquet"), *cache],
-            "train": [*MMAUDIT, "train", str(work / "pairs.parquet"), "-o", str(work / "model")],
-            "score": [*MMAUDIT, "score", str(work / "catalog.parquet"), "-m", str(work / "model"), "-o", str(work / "scores.parquet"), *cache],
-            "report": [*MMAUDIT, "report", str(work / "scores.parquet"), "-o", str(work / "report")]}
+VARIANTS = {"huge pages": "1", "without": "0"}  # NUMPY_MADVISE_HUGEPAGE per variant
 
 
-def run_variant(setting: str | None, catalog_csv: Path, work: Path) -> dict[str, dict]:
-    """Each stage's seconds and peak MiB with NUMPY_MADVISE_HUGEPAGE `setting` (None: unset) in a fresh `work`."""
+def run_variant(setting: str, catalog_csv: Path, work: Path) -> dict[str, dict]:
+    """Each stage's seconds and peak MiB with NUMPY_MADVISE_HUGEPAGE `setting` in a fresh `work`."""
     shutil.rmtree(work, ignore_errors=True)
-    os.environ.pop("NUMPY_MADVISE_HUGEPAGE", None)
-    if setting is not None:
-        os.environ["NUMPY_MADVISE_HUGEPAGE"] = setting
+    os.environ["NUMPY_MADVISE_HUGEPAGE"] = setting
     out = {}
     for stage, cmd in audit_stages(catalog_csv, work).items():
         seconds, peak = timed(cmd)

@@ -1,9 +1,7 @@
-"""glibc's allocator is set once the towers load or `train` starts, and left alone where it is not glibc or the user set it;
-numpy asks for no huge pages in a process that imports mmaudit first, unless the user says otherwise."""
+"""glibc's allocator is set once the towers load or `train` starts, and left alone where it is not glibc or the user set it."""
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 import sys
@@ -64,19 +62,3 @@ def test_train_sets_the_allocator_before_its_work(monkeypatch, tmp_path):
     monkeypatch.setattr(train, "keep_freed_buffers", setting)
     with pytest.raises(Set):
         train.run(tmp_path / "no-pairs.parquet", tmp_path / "model")
-
-
-# numpy's own record of the setting it read at its import (a private getter: a test may read it, the code does not)
-HUGE_PAGES_AFTER_IMPORT = """
-import mmaudit, numpy
-print(numpy._core.multiarray._get_madvise_hugepage())
-"""
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="numpy asks for huge pages only on Linux")
-@pytest.mark.parametrize("users_setting, asked", [(None, "False"), ("1", "True")])
-def test_numpy_asks_for_no_huge_pages_unless_the_user_set_it(users_setting, asked):
-    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
-    env |= {"NUMPY_MADVISE_HUGEPAGE": users_setting} if users_setting else {}
-    out = subprocess.run([sys.executable, "-c", HUGE_PAGES_AFTER_IMPORT], capture_output=True, text=True, check=True, env=env)
-    assert out.stdout.strip() == asked

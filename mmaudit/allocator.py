@@ -1,4 +1,4 @@
-"""glibc's allocator set for the towers' large, short-lived buffers; large arrays in ordinary pages.
+"""glibc's allocator set for the towers' large, short-lived buffers.
 
 By default glibc maps each buffer over 32 MiB (a batch's activations in the photo tower) fresh from the kernel and
 unmaps it when freed, and returns freed memory at the heap's top to the kernel: every call then faults all those pages
@@ -18,8 +18,6 @@ import logging
 import os
 import platform
 
-import numpy as np
-
 log = logging.getLogger(__name__)
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (malloc.h)
@@ -36,15 +34,3 @@ def keep_freed_buffers() -> bool:
     done = libc.mallopt(M_MMAP_THRESHOLD, KEPT_BYTES) == 1 and libc.mallopt(M_TRIM_THRESHOLD, KEPT_BYTES) == 1
     log.debug("glibc keeps freed buffers up to %d MiB: %s", KEPT_BYTES >> 20, done)
     return done
-
-
-def large_array(shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
-    """An uninitialized numpy array in the kernel's ordinary pages, for the large arrays `train` and `score` fill once
-    and read a few times (features, the heads' inputs, the claims' costs). numpy asks Linux for transparent huge pages
-    for every array of 4 MB or more; on a virtual machine whose host takes freed memory back, as this workplace's are,
-    each fresh huge page is then faulted in from the host: filling a new 100 MB array took 0.67-0.92 s, against 0.034 s
-    in ordinary pages, and `train` spent 4-6 s so (docs/decisions/2026-12-05-large-arrays-in-ordinary-pages.md). torch's
-    allocator gives no such advice; the array is its tensor's memory, kept alive by it."""
-    import torch
-
-    return torch.empty(shape, dtype=getattr(torch, np.dtype(dtype).name)).numpy()

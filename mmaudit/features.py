@@ -26,7 +26,6 @@ import torch
 from PIL import Image
 
 from . import backbones, distributed
-from .allocator import large_array
 from .backbones import Backbone
 from .config import EngineConfig
 from .devices import pick_device
@@ -399,7 +398,7 @@ class FeatureStore:
                     for name in (n for n in names if n in data.files):
                         array = data[name]
                         if name not in out:
-                            out[name] = large_array((len(keys),) + array.shape[1:], dtype=array.dtype)
+                            out[name] = np.empty((len(keys),) + array.shape[1:], dtype=array.dtype)
                         positions, rows = zip(*places)
                         out[name][list(positions)] = array[list(rows)]
         return out

@@ -6,7 +6,6 @@ import platform
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from mmaudit import allocator
@@ -63,35 +62,3 @@ def test_train_sets_the_allocator_before_its_work(monkeypatch, tmp_path):
     monkeypatch.setattr(train, "keep_freed_buffers", setting)
     with pytest.raises(Set):
         train.run(tmp_path / "no-pairs.parquet", tmp_path / "model")
-
-
-def huge_page_advice(array) -> bool:
-    """Whether the memory mapping that holds the middle of `array` may take transparent huge pages (/proc/self/smaps'
-    THPeligible; numpy advises the whole huge pages inside its buffer, so its first bytes lie in a mapping of their own)."""
-    address, mapping = array.ctypes.data + array.nbytes // 2, None
-    for line in open("/proc/self/smaps"):
-        head = line.split()[0]
-        if "-" in head and not head.endswith(":"):
-            start, end = (int(a, 16) for a in head.split("-"))
-            mapping = start <= address < end
-        elif mapping and head == "THPeligible:":
-            return line.split()[1] == "1"
-    raise AssertionError("no mapping holds the array")
-
-
-def numpy_asks_for_huge_pages() -> bool:
-    try:
-        thp = open("/sys/kernel/mm/transparent_hugepage/enabled").read()
-    except OSError:
-        return False
-    return "[madvise]" in thp and np._core.multiarray._get_madvise_hugepage()
-
-
-@pytest.mark.skipif(not numpy_asks_for_huge_pages(), reason="huge pages only where asked for (madvise) and numpy asks")
-def test_large_arrays_are_in_ordinary_pages():
-    """numpy's own 64 MB array may take huge pages (it asks); `large_array`'s may not, and it is a usable array."""
-    assert huge_page_advice(np.empty(8 << 20))
-    array = allocator.large_array((1 << 20, 8), np.float64)
-    assert not huge_page_advice(array)
-    array[:] = 1.5
-    assert array.shape == (1 << 20, 8) and array.dtype == np.float64 and array.sum() == 1.5 * (8 << 20)

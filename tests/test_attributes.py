@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mmaudit.models.attributes import (INPUT_LIMIT, TOWER_COMPONENTS, AttributeHeads, ViewHeads, claim_costs, photo_inputs, rows_of,
-                                       softened, title_values)
+from mmaudit.models.attributes import INPUT_LIMIT, TOWER_COMPONENTS, AttributeHeads, ViewHeads, claim_costs, softened, title_values
 
 
 def test_heads_learn_from_fewer_photos_than_tower_directions():
@@ -155,24 +154,3 @@ def test_the_photos_are_read_out_of_fold_a_block_at_a_time_as_at_once(monkeypatc
     np.testing.assert_allclose(in_blocks["colour"][folds == 1], held_out, rtol=1e-6, atol=1e-7)
     averaged = np.mean([h.log_probs({"whole": x["whole"][:7]})["colour"] for h in fold_heads], 0)
     np.testing.assert_allclose(in_blocks["colour"][:7], averaged, rtol=1e-5, atol=1e-6)
-
-
-def test_photo_inputs_and_their_rows_are_the_features_as_float32():
-    """What the heads read of a photo: its tower vector, colour per region, palette and earlier stages side by side, the
-    float16 parts cast exactly; and a fold's rows of them, the same values in the order asked."""
-    rng = np.random.default_rng(2)
-    feats = {}
-    for prefix in ("", "product_"):
-        feats |= {f"{prefix}photo": rng.normal(size=(7, 5)).astype(np.float32),
-                  f"{prefix}colour": rng.normal(size=(7, 3, 2)).astype(np.float16),
-                  f"{prefix}palette": rng.random((7, 4)).astype(np.float16),
-                  f"{prefix}detail": rng.normal(size=(7, 6)).astype(np.float16)}
-    x = photo_inputs(feats)
-    for view, prefix in (("whole", ""), ("product", "product_")):
-        expected = np.hstack([feats[f"{prefix}photo"], feats[f"{prefix}colour"].reshape(7, -1).astype(np.float32),
-                              feats[f"{prefix}palette"].astype(np.float32), feats[f"{prefix}detail"].astype(np.float32)])
-        assert x[view].dtype == np.float32
-        np.testing.assert_array_equal(x[view], expected)
-    rows = np.array([5, 0, 3])
-    for view, values in rows_of(x, rows).items():
-        np.testing.assert_array_equal(values, x[view][rows])

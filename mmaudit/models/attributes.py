@@ -16,7 +16,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..allocator import large_array
 from ..feature_keys import VIEWS
 from .head_fitting import EPOCHS, Job, fit_together
 
@@ -31,12 +30,9 @@ def photo_inputs(feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     the tower's earlier stages (texture and colour the last stage blurs away)."""
     out = {}
     for view, prefix in VIEWS.items():
-        colour = feats[f"{prefix}colour"]
-        parts = [feats[f"{prefix}photo"], colour.reshape(len(colour), -1), feats[f"{prefix}palette"]]
-        parts += [feats[f"{prefix}detail"]] if f"{prefix}detail" in feats else []
-        # float16 parts cast as they are copied in (exact), into one array in ordinary pages
-        into = large_array((len(colour), sum(part.shape[1] for part in parts)), np.float32)
-        out[view] = np.concatenate(parts, 1, out=into, casting="same_kind")
+        colour = feats[f"{prefix}colour"].astype(np.float32)
+        parts = [feats[f"{prefix}photo"], colour.reshape(len(colour), -1), feats[f"{prefix}palette"].astype(np.float32)]
+        out[view] = np.concatenate(parts + ([feats[f"{prefix}detail"].astype(np.float32)] if f"{prefix}detail" in feats else []), 1)
     return out
 
 
@@ -45,10 +41,9 @@ def input_sizes(x: dict[str, np.ndarray]) -> dict[str, int]:
     return {view: int(values.shape[1]) for view, values in x.items()}
 
 
-def rows_of(x: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
-    """The same rows (indices) of every view's inputs, copied by torch: into ordinary pages (`allocator.large_array`)."""
-    index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
-    return {view: torch.from_numpy(values).index_select(0, index).numpy() for view, values in x.items()}
+def rows_of(x: dict[str, np.ndarray], rows) -> dict[str, np.ndarray]:
+    """The same rows of every view's inputs."""
+    return {view: values[rows] for view, values in x.items()}
 
 
 def encode_values(values: pd.Series, classes: list[str] | None = None) -> tuple[np.ndarray, list[str]]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..allocator import large_array
 from .columns import ColumnSource
 from .words import WordSource
 
@@ -55,7 +54,7 @@ class Claims:
         """[pairs, claims]: every part's cost columns side by side, written into `out` when given, `COST_ROWS` pairs at a
         time: the weightings' fit reads hundreds of columns for up to 200,000 pairs, and the parts' own arrays beside
         the whole would double it."""
-        out = large_array((len(text_rows), len(self.names))) if out is None else out
+        out = np.empty((len(text_rows), len(self.names))) if out is None else out
         for s in range(0, len(text_rows), COST_ROWS):
             rows = slice(s, s + COST_ROWS)
             for part, columns in zip(self.parts, self._columns()):
@@ -65,7 +64,7 @@ class Claims:
     def columns(self, pair_logits: np.ndarray, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
         """[pairs, 1 + claims]: the pair model's logit of each pair, then each claim's cost, in one array (the costs
         written into it, not copied beside the logits)."""
-        out = large_array((len(text_rows), 1 + len(self.names)))
+        out = np.empty((len(text_rows), 1 + len(self.names)))
         out[:, 0] = pair_logits
         self.costs(text_rows, photo_rows, out=out[:, 1:])
         return out

@@ -100,27 +100,30 @@ def test_a_row_with_an_empty_cell_teaches_nothing_about_that_column():
 
 def test_the_written_out_gradient_is_autograds_through_each_networks_own_losses():
     """The heads train on `loss_gradient`: it equals autograd's gradient of the sum over networks of each one's
-    smoothed losses over its known rows, computed network by network with torch's own losses: a column of classes
-    (cross-entropy with label smoothing) and one of yes/no labels (each label's two answers), side by side, with
-    rows and labels unknown (-1). Made to fail by smoothing over the wrong count of classes and by weighing each
-    network by all its rows rather than its known ones."""
+    smoothed losses over its known rows, computed network by network with torch's own losses: two columns of classes
+    (cross-entropy with label smoothing; their classes added in one scatter, their rows weighed from one count) and one
+    of yes/no labels (each label's two answers), side by side, with rows and labels unknown (-1). Made to fail by
+    smoothing over the wrong count of classes, by weighing each network by all its rows rather than its known ones,
+    and by adding a column's class at the first column's outputs."""
     rng = np.random.default_rng(2)
-    networks, rows, classes, labels = 3, 32, 5, 4
-    outputs = torch.from_numpy(rng.normal(size=(networks, rows, classes + labels)))
-    stated = torch.from_numpy(rng.integers(-1, classes, size=(networks, rows)))
+    networks, rows, classes, labels = 3, 32, [5, 3], 4
+    outputs = torch.from_numpy(rng.normal(size=(networks, rows, sum(classes) + labels)))
+    stated = torch.from_numpy(np.stack([rng.integers(-1, k, size=(networks, rows)) for k in classes], -1))
     answers = torch.from_numpy(rng.integers(-1, 2, size=(networks, rows, labels)))
 
     def own_losses(out: torch.Tensor, k: int) -> torch.Tensor:
-        known = stated[k] >= 0
-        one = nn.functional.cross_entropy(out[known, :classes], stated[k][known], label_smoothing=SMOOTHING)
-        log_p, answer = yes_no(out[:, classes:]).reshape(-1, 2), answers[k].reshape(-1)
+        total, start = 0, 0
+        for column, size in enumerate(classes):
+            known = stated[k, :, column] >= 0
+            total = total + nn.functional.cross_entropy(out[known, start:start + size], stated[k, :, column][known], label_smoothing=SMOOTHING)
+            start += size
+        log_p, answer = yes_no(out[:, start:]).reshape(-1, 2), answers[k].reshape(-1)
         known = answer >= 0
-        other = nn.functional.cross_entropy(log_p[known], answer[known], label_smoothing=SMOOTHING)
-        return one + other
+        return total + nn.functional.cross_entropy(log_p[known], answer[known], label_smoothing=SMOOTHING)
 
     leaf = outputs.clone().requires_grad_()
     sum(own_losses(leaf[k], k) for k in range(networks)).backward()
-    written = loss_gradient(outputs, [stated, answers], [classes, labels], [False, True])
+    written = loss_gradient(outputs, stated, [answers], classes, [labels])
     torch.testing.assert_close(written, leaf.grad)
 
 

@@ -66,9 +66,12 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
     if epochs <= 0:
         return
     generator = torch.Generator(device).manual_seed(seed)  # the batches' order and the dropout, drawn where the work runs
-    columns = list(jobs[0].network["heads"])
+    names = list(jobs[0].network["heads"])
+    several = [name for name in names if name in multilabel]
+    single = [name for name in names if name not in multilabel]
+    columns = single + several  # the outputs of the columns of classes first, then those of yes/no labels
     *weights, slices = stacked_weights(jobs, columns)
-    sizes = [slices[name].stop - slices[name].start for name in columns]
+    classes, labels = ([slices[name].stop - slices[name].start for name in part] for part in (single, several))
     params = [p.detach().to(device).requires_grad_() for p in weights]
     w1, b1, w2, b2 = params
     # fused: the same update in one pass over the weights instead of a dozen (a fifth of a step unfused)
@@ -76,6 +79,7 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
     half = precision == "bf16"
     inputs, codes, group, rows = shared_inputs(jobs, columns, torch.bfloat16 if half else None)
     inputs, group, rows = inputs.to(device), group.to(device), rows.to(device)  # on the CPU: the same tensors, no copy
+    stated = torch.stack([codes.pop(name) for name in single], -1).to(device) if single else None  # [tables, rows, columns]
     codes = {name: values.to(device) for name, values in codes.items()}
     dropout = jobs[0].network["trunk"][-1].p
     picks = torch.arange(inputs.shape[1], device=device)  # an epoch: as many rows as the largest network's, in batches of BATCH
@@ -92,9 +96,9 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
                 hidden = nn.functional.gelu(torch.baddbmm(b1, x, w1))
                 hidden = hidden * dropout_scale(hidden, dropout, generator)
                 outputs = torch.baddbmm(b2, hidden, w2).float()
-            targets = [rows_at(codes[name], at, len(jobs)) for name in columns]
+            answers = [rows_at(codes[name], at, len(jobs)) for name in several]
             optimizer.zero_grad()
-            outputs.backward(loss_gradient(outputs.detach(), targets, sizes, [name in multilabel for name in columns]))
+            outputs.backward(loss_gradient(outputs.detach(), rows_at(stated, at, len(jobs)) if single else None, answers, classes, labels))
             optimizer.step()
             step_done(epoch)
     unstack(jobs, columns, [p.detach().cpu() for p in params], slices)
@@ -170,25 +174,33 @@ def row_weights(known: torch.Tensor) -> torch.Tensor:
     return known / known.sum(dims, keepdim=True).clamp(min=1)
 
 
-def loss_gradient(outputs: torch.Tensor, targets: list[torch.Tensor], sizes: list[int], multilabel: list[bool]) -> torch.Tensor:
-    """What the heads learn from: the gradient, with respect to `outputs` [networks, rows, outputs] (the columns side by
-    side, `sizes` outputs each; `targets` per column the codes of `Job`), of the sum over networks and columns of each
-    network's mean smoothed loss over its rows where the column is known. The loss: the negative log-likelihood of the
-    stated class (of each yes/no label, in a multi-label column) weighed 1 - s, and minus the mean log-probability over
-    the classes (the two answers) weighed s, the smoothing. Its gradient per output is the row's weight times
-    (predicted probability - smoothed target): 1 - s + s / classes on the stated class, s / classes on the others. Written
-    out, the losses themselves need not be computed: a step 0.87x autograd's through them."""
+def loss_gradient(outputs: torch.Tensor, stated: torch.Tensor | None, answers: list[torch.Tensor], classes: list[int],
+                  labels: list[int]) -> torch.Tensor:
+    """What the heads learn from: the gradient, with respect to `outputs` [networks, rows, outputs], of the sum over
+    networks and columns of each network's mean smoothed loss over its rows where the column is known. The outputs hold
+    the columns of classes first (`classes` outputs each; `stated` [networks, rows, columns]: each row's class, -1
+    unknown), then those of yes/no labels (`labels` each; `answers` per column [networks, rows, labels] of 0/1, -1
+    unknown). The loss: the negative log-likelihood of the stated class (of each label's answer) weighed 1 - s, and
+    minus the mean log-probability over the classes (the two answers) weighed s, the smoothing. Its gradient per output
+    is the row's weight times (predicted probability - smoothed target): 1 - s + s / classes on the stated class,
+    s / classes on the others. Written out, the losses themselves need not be computed: a step 0.87x autograd's
+    through them. The columns of classes share each step's calls but the softmax (a column's class added with one
+    scatter, its rows' weights from one count): the same numbers as column by column, in fewer calls."""
     pieces = []
-    for out, y, several in zip(outputs.split(sizes, -1), targets, multilabel):
-        weight = row_weights(y >= 0)
-        if several:
-            pieces.append(torch.sigmoid(out).sub_(y.clamp(min=0), alpha=1 - SMOOTHING).sub_(SMOOTHING / 2).mul_(weight))
-        else:
-            gradient = torch.softmax(out, -1).sub_(SMOOTHING / out.shape[-1])
-            stated = y.clamp(min=0)[..., None]
-            gradient.scatter_add_(-1, stated, torch.full(stated.shape, -(1 - SMOOTHING), dtype=out.dtype, device=out.device))
-            pieces.append(gradient.mul_(weight[..., None]))
-    return torch.cat(pieces, -1)
+    if classes:
+        gradient = torch.cat([torch.softmax(out, -1) for out in outputs[..., :sum(classes)].split(classes, -1)], -1)
+        counts = torch.tensor(classes, device=outputs.device)
+        gradient.sub_(torch.tensor([SMOOTHING / k for k in classes], dtype=outputs.dtype, device=outputs.device).repeat_interleave(counts))
+        first = counts.cumsum(0) - counts  # each column's first output
+        gradient.scatter_add_(-1, stated.clamp(min=0) + first, torch.full(stated.shape, -(1 - SMOOTHING), dtype=outputs.dtype, device=outputs.device))
+        known = stated >= 0
+        weight = known / known.sum(1, keepdim=True).clamp(min=1)
+        for column, piece in enumerate(gradient.split(classes, -1)):
+            piece.mul_(weight[..., column, None])
+        pieces.append(gradient)
+    for out, y in zip(outputs[..., sum(classes):].split(labels, -1), answers):
+        pieces.append(torch.sigmoid(out).sub_(y.clamp(min=0), alpha=1 - SMOOTHING).sub_(SMOOTHING / 2).mul_(row_weights(y >= 0)))
+    return torch.cat(pieces, -1) if len(pieces) > 1 else pieces[0]
 
 
 def unstack(jobs: list[Job], columns: list[str], params: list[torch.Tensor], slices: dict[str, slice]) -> None:

@@ -95,10 +95,11 @@ def fit_stacked(jobs: list[Job], epochs: int, multilabel: frozenset[str], seed: 
             with torch.autocast(device.type, torch.bfloat16, enabled=half):
                 hidden = nn.functional.gelu(torch.baddbmm(b1, x, w1))
                 hidden = hidden * dropout_scale(hidden, dropout, generator)
-                outputs = torch.baddbmm(b2, hidden, w2).float()
+                outputs = torch.baddbmm(b2, hidden, w2)  # bf16 under autocast: `loss_gradient` reads it in float32
             answers = [rows_at(codes[name], at, len(jobs)) for name in several]
             optimizer.zero_grad()
-            outputs.backward(loss_gradient(outputs.detach(), rows_at(stated, at, len(jobs)) if single else None, answers, classes, labels))
+            gradient = loss_gradient(outputs.detach(), rows_at(stated, at, len(jobs)) if single else None, answers, classes, labels)
+            outputs.backward(gradient.to(outputs.dtype))
             optimizer.step()
             step_done(epoch)
     unstack(jobs, columns, [p.detach().cpu() for p in params], slices)
@@ -183,23 +184,25 @@ def loss_gradient(outputs: torch.Tensor, stated: torch.Tensor | None, answers: l
     unknown). The loss: the negative log-likelihood of the stated class (of each label's answer) weighed 1 - s, and
     minus the mean log-probability over the classes (the two answers) weighed s, the smoothing. Its gradient per output
     is the row's weight times (predicted probability - smoothed target): 1 - s + s / classes on the stated class,
-    s / classes on the others. Written out, the losses themselves need not be computed: a step 0.87x autograd's
-    through them. The columns of classes share each step's calls but the softmax (a column's class added with one
-    scatter, its rows' weights from one count): the same numbers as column by column, in fewer calls."""
+    s / classes on the others, in float32 at least (bf16 outputs are read in float32 column by column, not copied
+    whole). Written out, the losses themselves need not be computed: a step 0.87x autograd's through them. The columns
+    of classes share each step's calls but the softmax (a column's class added with one scatter, its rows' weights
+    from one count): the same numbers as column by column, in fewer calls (bench/head_steps.py)."""
+    exact = torch.promote_types(outputs.dtype, torch.float32)  # bf16 outputs read in float32, each column as it is cut out
     pieces = []
     if classes:
-        gradient = torch.cat([torch.softmax(out, -1) for out in outputs[..., :sum(classes)].split(classes, -1)], -1)
+        gradient = torch.cat([torch.softmax(out, -1, dtype=exact) for out in outputs[..., :sum(classes)].split(classes, -1)], -1)
         counts = torch.tensor(classes, device=outputs.device)
-        gradient.sub_(torch.tensor([SMOOTHING / k for k in classes], dtype=outputs.dtype, device=outputs.device).repeat_interleave(counts))
+        gradient.sub_(torch.tensor([SMOOTHING / k for k in classes], dtype=exact, device=outputs.device).repeat_interleave(counts))
         first = counts.cumsum(0) - counts  # each column's first output
-        gradient.scatter_add_(-1, stated.clamp(min=0) + first, torch.full(stated.shape, -(1 - SMOOTHING), dtype=outputs.dtype, device=outputs.device))
+        gradient.scatter_add_(-1, stated.clamp(min=0) + first, torch.full(stated.shape, -(1 - SMOOTHING), dtype=exact, device=outputs.device))
         known = stated >= 0
         weight = known / known.sum(1, keepdim=True).clamp(min=1)
         for column, piece in enumerate(gradient.split(classes, -1)):
             piece.mul_(weight[..., column, None])
         pieces.append(gradient)
     for out, y in zip(outputs[..., sum(classes):].split(labels, -1), answers):
-        pieces.append(torch.sigmoid(out).sub_(y.clamp(min=0), alpha=1 - SMOOTHING).sub_(SMOOTHING / 2).mul_(row_weights(y >= 0)))
+        pieces.append(torch.sigmoid(out.to(exact)).sub_(y.clamp(min=0), alpha=1 - SMOOTHING).sub_(SMOOTHING / 2).mul_(row_weights(y >= 0)))
     return torch.cat(pieces, -1) if len(pieces) > 1 else pieces[0]
 
 

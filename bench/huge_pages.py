@@ -9,7 +9,7 @@ Takes the first N products of ../shared/datasets/myntra-fashion, as `bench/audit
 `make-negatives`, `train`, `score` and `report` one after the other as a user does, once with NUMPY_MADVISE_HUGEPAGE=1
 and once with 0, alternated `--repeats` times. Prints each stage's best seconds per variant and their ratio; ratios
 within one run are what to compare. Also the largest difference between the two variants' scores (at 2,000 products,
-7e-6 in one run whose features, pairs and model were equal; `score` run again on either folder gave equal scores).
+7e-6 in one run whose features, pairs and model were equal; `score` run again on each folder gave both the same).
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@
    (one pass; `head_fitting.fit_stacked`);
 3. the weightings' fit (`train.stack`): each refit from zero, against from where the last fit ended;
 4. the same fit with its Newton curvature summed as x' (w x), against as (sqrt(w) x)' (sqrt(w) x), a matrix by its own
-   transpose, of which numpy computes half (`metrics.curvature`).
+   transpose, of which numpy computes half (`metrics.curvature`);
+5. the same fit with every Newton step's curvature computed anew and the columns' spreads by numpy's std 64 columns at
+   a time, against the curvature kept after a small step (`metrics.CURVATURE_KEPT_BELOW`) and the spreads summed a
+   block of rows at a time (`metrics.column_spreads`).
 
     python bench/train_savings.py [--n 1000 3000] [--repeats 3] [--pairs 48000] [--claims 400]
 
@@ -31,7 +34,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from mmaudit import metrics
+from mmaudit import metrics, train
 from mmaudit.config import TrainConfig
 from mmaudit.models.words import MEMBERS as WORD_MEMBERS
 from mmaudit.train import fit_heads, stack
@@ -101,8 +104,31 @@ def weighted_product_curvature():
         metrics.curvature = shipped
 
 
+@contextmanager
+def every_step_its_curvature():
+    """`train.stack` as it was before the curvature was kept near the minimum: each Newton step its own curvature,
+    the columns' spreads by numpy's std, 64 columns at a time."""
+    kept_below, spreads = metrics.CURVATURE_KEPT_BELOW, train.column_spreads
+    metrics.CURVATURE_KEPT_BELOW = 0.0
+    train.column_spreads = lambda x: np.concatenate([x[:, c:c + 64].std(0) for c in range(0, x.shape[1], 64)])
+    try:
+        yield
+    finally:
+        metrics.CURVATURE_KEPT_BELOW, train.column_spreads = kept_below, spreads
+
+
+def from_zero_as_before(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
+    with every_step_its_curvature():
+        return stack_from_zero(x, labels)
+
+
 def curvature_as_before(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
-    with weighted_product_curvature():
+    with weighted_product_curvature(), every_step_its_curvature():
+        return stack(x, labels)
+
+
+def each_step_as_before(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
+    with every_step_its_curvature():
         return stack(x, labels)
 
 
@@ -135,8 +161,8 @@ def stacking(pairs: int, claims: int, repeats: int) -> None:
     print("\n| stacking | seconds (each run) | best | Newton steps |")
     print("|---|---|---|---|")
     results, best = {}, {}
-    ways = (("refits from zero", stack_from_zero), ("refits from the last fit, curvature x' (w x)", curvature_as_before),
-            ("refits from the last fit", stack))
+    ways = (("refits from zero", from_zero_as_before), ("refits from the last fit, curvature x' (w x)", curvature_as_before),
+            ("refits from the last fit", each_step_as_before), ("curvature kept near the minimum", stack))
     for _ in range(repeats):
         for way, fit in ways:
             seconds, steps, results[way] = newton_steps(fit, np.column_stack([logits, costs]), labels)  # `stack` overwrites it

@@ -25,7 +25,7 @@ from .config import TrainConfig, as_dict
 from .errors import MMAuditError
 from .files import atomic_path
 from .features import dims_of, open_store, product_features
-from .metrics import average_precision, fit_logistic
+from .metrics import average_precision, column_spreads, fit_logistic
 from .models.judge import Judge, Weighting
 from .models.attributes import MEMBERS, AttributeHeads, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of
 from .models.claims import Claims
@@ -68,9 +68,8 @@ def stack(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
     logistic model on held-out pairs. Weights are kept non-negative (a contradicted claim never makes a pair fit
     better): a column that gets a negative weight is dropped and the rest refitted."""
     # fitted on standardized columns with a ridge in proportion to the pairs, so that where a claim separates the
-    # pairs, the weights stay finite; standardized in place and its spread read 64 columns at a time, as a copy of
-    # the costs is a gigabyte at `STACKED_PAIRS`
-    spread = np.concatenate([x[:, c:c + 64].std(0) for c in range(0, x.shape[1], 64)]) + 1e-9
+    # pairs, the weights stay finite; standardized in place, as a copy of the costs is a gigabyte at `STACKED_PAIRS`
+    spread = column_spreads(x) + 1e-9
     x /= spread
     active = np.arange(x.shape[1])  # the columns fitted, kept in x's first columns (moved there in place, not copied)
     fitted = None

@@ -59,6 +59,30 @@ def test_the_curvature_summed_in_steps_is_the_whole_one_and_the_fit_ends_where_e
     np.testing.assert_allclose(fit_logistic(x, y, ridge=1.0), _fit_in_one_step(x, y), atol=1e-8)
 
 
+def test_near_the_minimum_a_step_reuses_the_curvature_and_the_fit_ends_where_it_would_with_a_new_one(monkeypatch):
+    """After a step under `CURVATURE_KEPT_BELOW` the next reuses the curvature: fewer curvatures than Newton steps,
+    and the same weights (the gradient, computed anew each step, says where the fit ends) as with a new curvature
+    every step."""
+    logit, costs, y = pairs()
+    x = np.column_stack([logit, costs])
+    counted = {"curvatures": 0, "steps": 0}
+    summed, solve = metrics.curvature, np.linalg.solve
+    monkeypatch.setattr(metrics, "curvature", lambda *a: counted.__setitem__("curvatures", counted["curvatures"] + 1) or summed(*a))
+    monkeypatch.setattr(np.linalg, "solve", lambda *a: counted.__setitem__("steps", counted["steps"] + 1) or solve(*a))
+    kept = fit_logistic(x, y, ridge=1.0)
+    assert 0 < counted["curvatures"] < counted["steps"]
+    monkeypatch.setattr(metrics, "CURVATURE_KEPT_BELOW", 0.0)
+    counted.update(curvatures=0, steps=0)
+    np.testing.assert_allclose(kept, fit_logistic(x, y, ridge=1.0), rtol=0, atol=1e-12)
+    assert counted["curvatures"] == counted["steps"]
+
+
+def test_column_spreads_are_numpys_std_read_a_block_of_rows_at_a_time(monkeypatch):
+    x = np.random.default_rng(3).normal(2.0, 3.0, size=(2500, 7)) * np.arange(1, 8)
+    monkeypatch.setattr(metrics, "NEWTON_ROWS", 999)  # 2,500 rows in three blocks, the last one short
+    np.testing.assert_allclose(metrics.column_spreads(x), x.std(0), rtol=1e-12)
+
+
 def _fit_in_one_step(x, y, ridge=1.0):
     """Newton's method written out on the features with their column of ones, the curvature in one product."""
     ones = np.column_stack([x, np.ones(len(x))])

@@ -272,6 +272,7 @@ class HeadsJob:
                  encoded: dict, title_col: str, slots: dict[str, dict], words: dict[str, tuple[list[str], np.ndarray]]):
         self.config, self.products, self.photo_x, self.dims, self.folds = config, products, photo_x, dims, product_folds
         self.encoded, self.title_col, self.slots, self.words = encoded, title_col, slots, words
+        self.statements: list | None = None  # what the texts state, per source: read once, every round checks the same
 
     def fit(self, left_out: np.ndarray) -> tuple[list[AttributeHeads], list[AttributeHeads]]:
         """Attribute heads and word heads per fold, trained without `left_out`; both read the same photos, whose inputs'
@@ -298,6 +299,7 @@ class HeadsJob:
             if len(kept):
                 kept_words[column] = ([vocabulary[k] for k in kept], reindexed(stated, kept, len(vocabulary)))
         self.words = kept_words
+        self.statements = None  # of the words tried: those kept are read again
         log.info("words as claims, kept where the photo predicts them: %s", report)
         return report
 
@@ -307,8 +309,11 @@ class HeadsJob:
                 WordSource({c: vocabulary for c, (vocabulary, _) in self.words.items()}, word_heads)]
 
     def claims(self, sources: list) -> Claims:
-        """The sources' claims on the training catalog's products, each photo read out of fold."""
-        return Claims([part for source in sources for part in source.on(self.products, self.photo_x, self.folds)])
+        """The sources' claims on the training catalog's products, each photo read out of fold. What the texts state is
+        read by the first round's sources and kept: the next round's check the same columns, slots and words."""
+        if self.statements is None:
+            self.statements = [source.statements(self.products) for source in sources]
+        return Claims([part for source, stated in zip(sources, self.statements) for part in source.on(stated, self.photo_x, self.folds)])
 
 
 STACKED_PAIRS = 200_000  # the weightings are fitted on at most this many pairs (a seeded sample beyond): each pair has

@@ -372,6 +372,26 @@ def test_what_train_holds_per_product_is_released_before_the_claim_heads_train(p
     assert len(features) > 5 and len(claims) == 2 and alive_at_fit == [0, 0]
 
 
+def test_what_the_texts_state_is_read_once_for_both_rounds_of_claims(pipeline, tmp_path, monkeypatch):
+    """The claims are read after each round of heads; what the texts state (each source's `statements`) is read for
+    the first round and kept: the second round's claims check the same statements against its own heads' readings."""
+    from mmaudit.models.columns import ColumnSource
+    from mmaudit.models.words import WordClaims, WordSource
+
+    read, claims = [], []
+    for source in (ColumnSource, WordSource):
+        monkeypatch.setattr(source, "statements", lambda self, products, stated=source.statements: read.append(type(self)) or stated(self, products))
+    reading = train.HeadsJob.claims
+    monkeypatch.setattr(train.HeadsJob, "claims", lambda self, sources: claims.append(reading(self, sources)) or claims[-1])
+    train.run(pipeline["pairs"], tmp_path / "model", train.TrainConfig(epochs=1), pipeline["catalog"])
+    assert len(claims) == 2 and read == [ColumnSource, WordSource]
+    first, second = (c.parts for c in claims)
+    stated = lambda part: part.stated if isinstance(part, WordClaims) else part.also_stated  # noqa: E731
+    assert len(first) == len(second) > 1 and any(isinstance(part, WordClaims) for part in first)
+    assert all(stated(a) is stated(b) for a, b in zip(first, second))
+    assert not any(np.array_equal(a.log_probs, b.log_probs) for a, b in zip(first, second) if isinstance(a, WordClaims))
+
+
 def test_a_negative_tower_batch_is_refused_before_any_work(pipeline, tmp_path):
     result = runner.invoke(app, ["make-negatives", str(pipeline["catalog"]), "-o", str(tmp_path / "p.parquet"), "--set", "negatives.batch_size=-8"])
     assert result.exit_code == 1 and "negatives.batch_size -8: must be 0" in result.output and "Traceback" not in result.output

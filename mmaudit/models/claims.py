@@ -6,7 +6,9 @@ judge saves and loads:
 - `names`: one per cost column it adds to the judge, in the weightings' order;
 - `saved()`: (its part of config.json, its part of calibration.json); `restore(config, calibration, heads)` and
   `empty_heads(config, inputs)` read them back (None: the model keeps no heads of this source);
-- `on(products, photo_x, product_folds)`: its claims on a catalog's rows, each photo read out of fold.
+- `statements(products)`: what the texts of a catalog's rows state that its claims check (no photo read: the same
+  for every round of a training's heads); `on(statements, photo_x, product_folds)`: its claims on those rows, each
+  photo read out of fold.
 The claims on a catalog (what `on` gives):
 - `names`; `costs(text_rows, photo_rows)`: [pairs, len(names)], the cost of each claim of text i against photo j;
 - `softened(temperature)`: the same claims read softer (the exchange weighting is fitted on them);

@@ -93,8 +93,10 @@ class ColumnSource:
         attributes = config.get("attributes", {})  # config.json lists them sorted; the weights follow calibration's order
         return cls({a: attributes[a] for a in calibration["attribute_columns"]}, config.get("title_col", ""), config.get("slots", {}), heads)
 
-    def on(self, products: pd.DataFrame, photo_x: dict[str, np.ndarray], product_folds: np.ndarray) -> list[ColumnClaims]:
-        """The claims of `products` (catalog rows), each photo read by the heads of the fold that held it out."""
+    def statements(self, products: pd.DataFrame) -> dict:
+        """What the texts of `products` (catalog rows) state of each column: its class per row, the other value the
+        title names (`titles_also_state`), and the value as written. No photo is read: a training's every round of
+        heads checks the same statements."""
         products = with_slots(products, self.slots)
         missing = [a for a in self.classes if a not in products.columns]
         if missing:
@@ -103,6 +105,10 @@ class ColumnSource:
         values = {a: products[a] if a in products.columns else blank for a in self.classes}
         codes = {a: encode_values(values[a], classes)[0] for a, classes in self.classes.items()}
         titles = products[self.title_col] if self.title_col in products.columns else None
-        also_stated = titles_also_state(titles, codes, self.classes)
-        written = {a: values[a].astype(str).str.strip().to_numpy(dtype=object) for a in self.classes}
-        return [ColumnClaims(self.classes, codes, out_of_fold_log_probs(self.heads, product_folds, photo_x), also_stated, written)]
+        return {"codes": codes, "also_stated": titles_also_state(titles, codes, self.classes),
+                "written": {a: values[a].astype(str).str.strip().to_numpy(dtype=object) for a in self.classes}}
+
+    def on(self, statements: dict, photo_x: dict[str, np.ndarray], product_folds: np.ndarray) -> list[ColumnClaims]:
+        """The claims of `statements` (of catalog rows), each row's photo read by the heads of the fold that held it out."""
+        log_probs = out_of_fold_log_probs(self.heads, product_folds, photo_x)
+        return [ColumnClaims(self.classes, statements["codes"], log_probs, statements["also_stated"], statements["written"])]

@@ -149,7 +149,7 @@ class CatalogJudge:
         self.batch = batch
         self.weighting = {"exchange": judge.exchange, "fit": judge.fit}
         photo_x = photo_inputs(feats)
-        self.claims = Claims([part for source in judge.sources for part in source.on(products, photo_x, self.fold)])
+        self.claims = Claims([part for source in judge.sources for part in source.on(source.statements(products), photo_x, self.fold)])
 
     def to(self, device: torch.device) -> "CatalogJudge":
         """The same judge on another device (a Ray actor given a GPU): what it prepared is moved, not redone,

@@ -201,12 +201,16 @@ class WordSource:
         vocabularies = config.get("words", {})  # config.json lists them sorted; the weights follow calibration's order
         return cls({c: vocabularies[c] for c in calibration.get("word_columns", [])}, heads)
 
-    def on(self, products: pd.DataFrame, photo_x: dict[str, np.ndarray], product_folds: np.ndarray) -> list[WordClaims]:
-        """The claims of `products` (catalog rows), each photo read by the heads of the fold that held it out."""
+    def statements(self, products: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Per text column, the words of the vocabulary each of `products` (catalog rows) states (`stated_words`). No
+        photo is read: a training's every round of heads checks the same statements."""
         missing = [c for c in self.vocabularies if c not in products.columns]
         if missing:
             log.warning("catalog has no text column(s) %s: the words they state are not checked", missing)
-        log_probs = out_of_fold_log_probs(self.heads, product_folds, photo_x) if self.vocabularies else {}
         blank = pd.Series([""] * len(products), index=products.index)
-        return [WordClaims(c, vocabulary, stated_words(products[c] if c in products.columns else blank, vocabulary), log_probs[c])
-                for c, vocabulary in self.vocabularies.items()]
+        return {c: stated_words(products[c] if c in products.columns else blank, vocabulary) for c, vocabulary in self.vocabularies.items()}
+
+    def on(self, statements: dict[str, np.ndarray], photo_x: dict[str, np.ndarray], product_folds: np.ndarray) -> list[WordClaims]:
+        """The claims of `statements` (of catalog rows), each row's photo read by the heads of the fold that held it out."""
+        log_probs = out_of_fold_log_probs(self.heads, product_folds, photo_x) if self.vocabularies else {}
+        return [WordClaims(c, vocabulary, statements[c], log_probs[c]) for c, vocabulary in self.vocabularies.items()]

@@ -40,8 +40,8 @@ def recall_at_half(score: np.ndarray, truth: np.ndarray) -> float:
 
 def evaluate(judge: CatalogJudge, feats: dict, truth: np.ndarray) -> tuple[float, float]:
     rows = np.arange(len(truth))
-    own_columns = judge.columns(rows, rows)
-    own, fit = judge.weigh(own_columns), judge.weigh(own_columns, "fit")
+    own_pairs = judge.pair_model_logits(rows, rows)
+    own, fit = judge.weighed(own_pairs, rows, rows), judge.weighed(own_pairs, rows, rows, "fit")
     cands = candidates(feats, 10)
     scored = pd.concat([score_chunk(judge, rows[s:s + CHUNK], cands, own) for s in range(0, len(rows), CHUNK)], ignore_index=True)
     gain = one_exchange_each(scored).swap_gain.to_numpy()

@@ -114,8 +114,8 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     ids = products.product_id.to_numpy()
     judge = fitted.on(feats, products, pick_device(config.device), config.batch_size)
     rows = np.arange(len(ids))
-    own_columns = judge.columns(rows, rows)
-    own_exchange, own_fit = judge.weigh(own_columns), judge.weigh(own_columns, "fit")  # each product with its own photo
+    own_pairs = judge.pair_model_logits(rows, rows)  # each product with its own photo
+    own_exchange, own_fit = judge.weighed(own_pairs, rows, rows), judge.weighed(own_pairs, rows, rows, "fit")
     near_partners = candidates(feats, config.candidates)
     del feats  # the judge holds what it prepared of them: the rest (every photo's vectors) goes before the pairs are scored
     partners = with_more_candidates(near_partners, far_candidates(judge, own_exchange, own_fit, config.far_candidates))

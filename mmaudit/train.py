@@ -357,11 +357,9 @@ def fit_weighting(claims: Claims, val_logits: np.ndarray, rows: tuple, fit_pairs
             "fit_val_ap": average_precision(labels[fit_all], weighed(claims, val_logits[fit_all], t_rows[fit_all], p_rows[fit_all], fit_weights))}
 
 
-def weighed(claims: Claims, pair_logits: np.ndarray, t_rows: np.ndarray, p_rows: np.ndarray, weights: np.ndarray,
-            chunk: int = 50_000) -> np.ndarray:
-    """The pair model's logit and the claims' costs of each pair, weighed by `weights` (bias left out), a chunk at a time."""
-    return np.concatenate([pair_logits[s:s + chunk] * weights[0] + claims.costs(t_rows[s:s + chunk], p_rows[s:s + chunk]) @ weights[1:]
-                           for s in range(0, len(t_rows), chunk)] + [np.zeros(0)])
+def weighed(claims: Claims, pair_logits: np.ndarray, t_rows: np.ndarray, p_rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The pair model's logit and the claims' costs of each pair, weighed by `weights` (bias left out)."""
+    return pair_logits * weights[0] + claims.weighed(t_rows, p_rows, weights[1:])
 
 
 def with_verdicts(pairs: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame:

@@ -282,8 +282,8 @@ def test_the_saved_model_weighs_each_claim_as_train_fitted_it(pipeline):
     assert trained["head_precision"] == train.head_precision("auto", torch.device("cpu"))  # the precision auto chose, recorded
     # the fit weighting, fitted on the positives and the random negatives, judges those as train measured
     fit = pairs.kind.isin(["positive", "random"]).to_numpy()
-    columns = judge.columns(pairs.text_product_id.map(row).to_numpy()[fit], pairs.photo_product_id.map(row).to_numpy()[fit])
-    assert average_precision(pairs.label.to_numpy()[fit], judge.weigh(columns, "fit")) == pytest.approx(trained["fit_val_ap"], abs=1e-6)
+    fitted = judge.logits(pairs.text_product_id.map(row).to_numpy()[fit], pairs.photo_product_id.map(row).to_numpy()[fit], "fit")
+    assert average_precision(pairs.label.to_numpy()[fit], fitted) == pytest.approx(trained["fit_val_ap"], abs=1e-6)
 
 
 def test_the_exchange_weighting_is_fitted_on_softer_heads_and_gives_the_same_gains_on_their_own_costs(pipeline, tmp_path):

@@ -98,7 +98,7 @@ def _fit_in_one_step(x, y, ridge=1.0):
 def test_the_claims_costs_written_a_block_of_rows_at_a_time_are_the_parts_side_by_side(monkeypatch):
     """`Claims.costs` fills one array (the weightings' fit reads it in place) from every part, `COST_ROWS` pairs at a time:
     the same numbers as each part's costs of all the pairs at once, placed after the pair model's logit by
-    `Claims.columns`."""
+    `Claims.columns`; `Claims.weighed` sums them weighed, to rounding, without the array."""
     rng = np.random.default_rng(5)
     words = WordClaims("title", ["red", "blue", "shirt"], np.array([[0, 2], [1, -1], [-1, -1], [2, 0]]),
                        np.log(rng.dirichlet([1, 1], size=(4, 3))).astype(np.float32))
@@ -111,3 +111,5 @@ def test_the_claims_costs_written_a_block_of_rows_at_a_time_are_the_parts_side_b
     np.testing.assert_array_equal(claims.costs(t, p), whole)
     logits = rng.normal(size=23)
     np.testing.assert_array_equal(claims.columns(logits, t, p), np.column_stack([logits, whole]))
+    weights = rng.random(4)  # colour, then the three words
+    np.testing.assert_allclose(claims.weighed(t, p, weights), whole @ weights, rtol=1e-12, atol=1e-12)  # from the stated words alone

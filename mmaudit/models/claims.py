@@ -11,6 +11,7 @@ judge saves and loads:
   photo read out of fold.
 The claims on a catalog (what `on` gives):
 - `names`; `costs(text_rows, photo_rows)`: [pairs, len(names)], the cost of each claim of text i against photo j;
+  `weighed(text_rows, photo_rows, weights)`: [pairs], those costs weighed (one weight per claim) and summed;
 - `softened(temperature)`: the same claims read softer (the exchange weighting is fitted on them);
 - `vectors(rows, weights)`: (text, photo, constant) such that the weighted cost of text i with photo j is
   constant_j - text_i . photo_j, so one inner-product search finds the photos that fit a text best;
@@ -61,6 +62,17 @@ class Claims:
             rows = slice(s, s + COST_ROWS)
             for part, columns in zip(self.parts, self._columns()):
                 out[rows, columns] = part.costs(text_rows[rows], photo_rows[rows])
+        return out
+
+    def weighed(self, text_rows: np.ndarray, photo_rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """[pairs]: every claim's cost weighed by `weights` (one per claim) and summed, part by part, `COST_ROWS` pairs at
+        a time: `costs(...) @ weights` without the [pairs, claims] array (scoring weighs a catalog's candidate
+        exchanges; a text states a few of the hundreds of words its column's claims cover)."""
+        out = np.zeros(len(text_rows))
+        for s in range(0, len(text_rows), COST_ROWS):
+            rows = slice(s, s + COST_ROWS)
+            for part, part_weights in zip(self.parts, self._split(weights)):
+                out[rows] += part.weighed(text_rows[rows], photo_rows[rows], part_weights)
         return out
 
     def columns(self, pair_logits: np.ndarray, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:

@@ -33,6 +33,9 @@ class ColumnClaims:
     def costs(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
         return claim_costs(self.log_probs, self.codes, text_rows, photo_rows, self.also_stated)
 
+    def weighed(self, text_rows: np.ndarray, photo_rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return self.costs(text_rows, photo_rows) @ weights
+
     def softened(self, temperature: float) -> "ColumnClaims":
         return ColumnClaims(self.classes, self.codes, softened(self.log_probs, temperature), self.also_stated, self.written)
 

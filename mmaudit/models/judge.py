@@ -43,9 +43,6 @@ class Weighting:
     weights: np.ndarray
     bias: float
 
-    def __call__(self, columns: np.ndarray) -> np.ndarray:
-        return columns @ self.weights + self.bias
-
 
 @dataclass
 class Judge:
@@ -165,12 +162,14 @@ class CatalogJudge:
         """[pairs, 1 + claims]: the pair model's logit and the cost of each claim."""
         return self.claims.columns(self.pair_model_logits(text_rows, photo_rows), text_rows, photo_rows)
 
-    def weigh(self, columns: np.ndarray, weighting: str = "exchange") -> np.ndarray:
-        return self.weighting[weighting](columns)
+    def weighed(self, pair_logits: np.ndarray, text_rows: np.ndarray, photo_rows: np.ndarray, weighting: str = "exchange") -> np.ndarray:
+        """Mismatch logits in a weighting (exchange or fit) of pairs whose pair model's logits are known."""
+        chosen = self.weighting[weighting]
+        return pair_logits * chosen.weights[0] + self.claims.weighed(text_rows, photo_rows, chosen.weights[1:]) + chosen.bias
 
-    def logits(self, text_rows: np.ndarray, photo_rows: np.ndarray) -> np.ndarray:
-        """Mismatch logits in the exchange weighting."""
-        return self.weigh(self.columns(text_rows, photo_rows))
+    def logits(self, text_rows: np.ndarray, photo_rows: np.ndarray, weighting: str = "exchange") -> np.ndarray:
+        """Mismatch logits in a weighting, the exchange weighting by default."""
+        return self.weighed(self.pair_model_logits(text_rows, photo_rows), text_rows, photo_rows, weighting)
 
     def exchange_vectors(self, rows: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(queries, keys) of `rows` whose inner product q_i . k_j is the claims' part of the gain of exchanging i and j,

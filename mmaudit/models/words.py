@@ -141,6 +141,13 @@ class WordClaims:
         out[pairs, words[pairs, slots]] = -self.log_odds(photo_rows[pairs], words[pairs, slots])
         return out
 
+    def weighed(self, text_rows: np.ndarray, photo_rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """[pairs]: `costs(...) @ weights` from the words each text states alone, not the [pairs, words] costs."""
+        words = self.stated[text_rows]
+        known = words >= 0
+        words = np.where(known, words, 0)
+        return -(self.log_odds(photo_rows[:, None], words) * np.where(known, np.asarray(weights)[words], 0.0)).sum(1)
+
     def softened(self, temperature: float) -> "WordClaims":
         return WordClaims(self.column, self.vocabulary, self.stated, softened({"words": self.log_probs}, temperature)["words"])
 

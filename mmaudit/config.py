@@ -35,7 +35,11 @@ class IngestConfig:
     near_duplicate_bits: int = setting(2, "photos whose perceptual hashes differ in at most this many bits are near-duplicates")
     tiny_side: int = setting(32, "a photo whose shorter side is under this many pixels is tiny")
     min_text_chars: int = setting(10, "a text shorter than this many characters is short")
-    workers: int = setting(4, "threads that read and hash the photos")
+    workers: int = setting(0, "processes that read and hash the photos; 0: one per CPU core")
+
+    def __post_init__(self) -> None:
+        if self.workers < 0:
+            raise ConfigError(f"ingest.workers {self.workers}: must be 0 (one per CPU core) or more")
 
 
 @dataclass

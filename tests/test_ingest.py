@@ -147,6 +147,32 @@ def test_broken_catalog_every_row_has_its_status(tmp_path, server):
     assert "ok" in result.output and "rows read" in result.output
 
 
+def test_photos_read_in_processes_give_what_this_process_reads(tmp_path, monkeypatch):
+    """Batches of photos read by two processes: every row's status, detail and photo facts as read in this process."""
+    from mmaudit import ingest
+
+    photo(tmp_path / "a.jpg", fmt="JPEG")
+    photo(tmp_path / "b.png", colour=(20, 160, 40), size=(80, 50))
+    (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    huge_header_png(tmp_path / "huge.png")
+    images = ["a.jpg", "b.png", "corrupt.jpg", "missing.jpg", "huge.png", "a.jpg", "b.png"]
+    pd.DataFrame({"id": [str(k) for k in range(len(images))], "image": images, "title": "A round pendant"}).to_csv(tmp_path / "c.csv", index=False)
+    monkeypatch.setattr(ingest, "INSPECT_BATCH", 2)  # seven photos in four batches
+    started = []
+    readers = ingest.photo_readers
+    monkeypatch.setattr(ingest, "photo_readers", lambda *a: started.append(readers(*a)) or started[-1])
+    tables = {}
+    for workers in (2, 1):
+        out = tmp_path / f"w{workers}.parquet"
+        assert runner.invoke(app, ["ingest", str(tmp_path / "c.csv"), "-o", str(out), "--set", f"ingest.workers={workers}"]).exit_code == 0
+        tables[workers] = pd.read_parquet(out).set_index("product_id")
+    assert [type(r).__name__ for r in started] == ["ProcessPoolExecutor", "nullcontext"]
+    pd.testing.assert_frame_equal(tables[2], tables[1])
+    assert list(tables[2].status) == ["ok", "ok", "unreadable_image", "missing_image", "image_too_large", "ok", "ok"]
+    refused = runner.invoke(app, ["ingest", str(tmp_path / "c.csv"), "-o", str(tmp_path / "x.parquet"), "--set", "ingest.workers=-1"])
+    assert refused.exit_code == 1 and "ingest.workers -1: must be 0" in refused.output and not (tmp_path / "x.parquet").exists()
+
+
 def test_rerun_gives_identical_file(demo_catalog, tmp_path):
     first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
     for out in (first, second):

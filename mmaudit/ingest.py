@@ -99,7 +99,7 @@ def _set_problem(table: pd.DataFrame, row: int, problem: ImageProblem) -> None:
 
 
 def _resolve_photos(table: pd.DataFrame, root: Path, config: IngestConfig, cache_dir: Path) -> None:
-    urls = {}
+    urls, local = {}, {}
     for row, ref in table.image_ref.items():
         if not ref:
             _set_problem(table, row, ImageProblem("missing_image", "no photo given"))
@@ -111,9 +111,11 @@ def _resolve_photos(table: pd.DataFrame, root: Path, config: IngestConfig, cache
             _set_problem(table, row, ImageProblem("unsafe_path", f"{ref[:80]!r}: scheme {scheme!r} is not allowed; use a path or http(s) URL"))
         else:
             try:
-                table.at[row, "image_path"] = str(resolve_local(ref, root))
+                local[row] = str(resolve_local(ref, root))
             except ImageProblem as problem:
                 _set_problem(table, row, problem)
+    if local:  # one assignment: a row at a time, pandas' indexing took a tenth of ingest
+        table.loc[list(local), "image_path"] = list(local.values())
     if not urls:
         return
     with bar() as progress:
@@ -154,8 +156,9 @@ def photo_readers(workers: int, photos: int) -> AbstractContextManager[ProcessPo
 
 
 def _inspect_photos(table: pd.DataFrame, config: IngestConfig) -> None:
-    rows = [r for r in table.index if table.at[r, "image_path"]]
-    batches = [[table.at[r, "image_path"] for r in rows[s:s + INSPECT_BATCH]] for s in range(0, len(rows), INSPECT_BATCH)]
+    found = table.image_path[table.image_path != ""]
+    rows, paths = list(found.index), list(found)
+    batches = [paths[s:s + INSPECT_BATCH] for s in range(0, len(paths), INSPECT_BATCH)]
     read: dict[int, PhotoInfo] = {}
     start, done = time.perf_counter(), 0
     with bar() as progress, photo_readers(config.workers, len(rows)) as pool:

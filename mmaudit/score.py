@@ -139,7 +139,8 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
         threshold, cal["verdicts"] = reviews.threshold_from_verdicts(mismatch, verdict != "", verdict == reviews.WRONG, threshold,
                                                                      config.target_precision)
     named = reviews.per_product(verdicts, products.product_id, "right_photo_of")[scored.row]
-    named = np.where(np.isin(named, ids), named, "")  # a reviewer's named product, where it is in the catalog
+    in_catalog = set(ids)  # numpy's isin of strings sorts both arrays: most of a second at 10,000 products
+    named = np.array([name if name in in_catalog else "" for name in named], dtype=object)  # a reviewer's named product, where it is in the catalog
     photo_fits = np.where(scored.swap_partner >= 0, ids[scored.swap_partner.clip(0)], None)
     result = pd.DataFrame({
         "row_number": products.row_number.to_numpy()[scored.row], "mismatch_score": mismatch, "pair_score": sigmoid(pair_logit),

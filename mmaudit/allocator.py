@@ -1,4 +1,5 @@
-"""glibc's allocator set for the towers' large, short-lived buffers.
+"""How a stage's memory is handed out: glibc's allocator set for the towers' large, short-lived buffers, and
+transparent huge pages turned off where large arrays are filled once each (`no_huge_pages`).
 
 By default glibc maps each buffer over 32 MiB (a batch's activations in the photo tower) fresh from the kernel and
 unmaps it when freed, and returns freed memory at the heap's top to the kernel: every call then faults all those pages
@@ -21,6 +22,7 @@ import platform
 log = logging.getLogger(__name__)
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (malloc.h)
+PR_SET_THP_DISABLE = 41  # prctl's option (linux/prctl.h)
 KEPT_BYTES = 256 << 20
 USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
@@ -33,4 +35,18 @@ def keep_freed_buffers() -> bool:
     libc = ctypes.CDLL(None)
     done = libc.mallopt(M_MMAP_THRESHOLD, KEPT_BYTES) == 1 and libc.mallopt(M_TRIM_THRESHOLD, KEPT_BYTES) == 1
     log.debug("glibc keeps freed buffers up to %d MiB: %s", KEPT_BYTES >> 20, done)
+    return done
+
+
+def no_huge_pages() -> bool:
+    """Have Linux back this process's memory with ordinary pages only, not transparent huge pages (which numpy asks
+    for, for every array of 4 MB or more). Where a fresh huge page is costly to find (memory handed back to a virtual
+    machine's host, or fragmented), filling a fresh 1 GB array took 3.7-10 s in huge pages against 0.5 s in ordinary
+    ones; once a process has used its pages, either kind is fast. `train` and `score` took 0.85-0.89x and 0.91-0.94x
+    the time with them off (docs/decisions/2026-12-05-huge-pages-off-in-train-and-score.md). False, changing nothing,
+    off Linux or where the user set numpy's own `NUMPY_MADVISE_HUGEPAGE`."""
+    if platform.system() != "Linux" or "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        return False
+    done = ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0
+    log.debug("no transparent huge pages: %s", done)
     return done

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import distributed, models, reviews, schema
+from .allocator import no_huge_pages
 from .config import EngineConfig, ScoreConfig, as_dict
 from .devices import pick_device
 from .exchanges import EXCHANGES, candidates, exchange_gain, far_candidates, one_exchange_each, score_chunk, with_more_candidates
@@ -105,6 +106,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
     """Score every product of catalog.parquet; write scores.parquet (every input row, with its status). `reviewed`:
     review files whose verdicts the products keep and the flag threshold is checked against (`reviews`)."""
     config, engine = config or ScoreConfig(), engine or EngineConfig()
+    no_huge_pages()  # its large arrays are filled once each: a fresh huge page can cost more than the work
     catalog = schema.read(catalog_path, "catalog")
     fitted = Judge.load(model_path)
     products = schema.ok_products(catalog, catalog_path)

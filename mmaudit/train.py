@@ -20,7 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from . import models, reviews, schema
-from .allocator import keep_freed_buffers
+from .allocator import keep_freed_buffers, no_huge_pages
 from .config import TrainConfig, as_dict
 from .errors import MMAuditError
 from .files import atomic_path
@@ -406,6 +406,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     files whose verdicts correct the pairs and the products the claim heads learn from (`reviews`)."""
     config = config or TrainConfig()
     keep_freed_buffers()  # the claim heads' steps free and take buffers of tens of MB: reused, not mapped anew
+    no_huge_pages()  # its large arrays are filled once each: a fresh huge page can cost more than the work
     warn_idle_settings(config)
     start = time.perf_counter()
     verdicts = reviews.read_verdicts(list(reviewed))  # a bad review file fails now, not after the features are read

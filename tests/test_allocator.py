@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -62,3 +63,37 @@ def test_train_sets_the_allocator_before_its_work(monkeypatch, tmp_path):
     monkeypatch.setattr(train, "keep_freed_buffers", setting)
     with pytest.raises(Set):
         train.run(tmp_path / "no-pairs.parquet", tmp_path / "model")
+
+
+THP_AFTER = """
+import ctypes
+from mmaudit import allocator
+print(allocator.no_huge_pages(), ctypes.CDLL(None).prctl(42, 0, 0, 0, 0))  # PR_GET_THP_DISABLE
+"""
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="Linux's transparent huge pages")
+@pytest.mark.parametrize("users_setting, printed", [(None, "True 1"), ("1", "False 0")])
+def test_huge_pages_are_turned_off_for_the_process_unless_the_user_set_numpys_variable(users_setting, printed):
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"} | ({"NUMPY_MADVISE_HUGEPAGE": users_setting} if users_setting else {})
+    out = subprocess.run([sys.executable, "-c", THP_AFTER], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == printed.split()
+
+
+@pytest.mark.parametrize("stage", ["train", "score"])
+def test_train_and_score_turn_huge_pages_off_before_their_work(monkeypatch, tmp_path, stage):
+    from mmaudit import score, train
+
+    class Set(Exception):
+        pass
+
+    def setting():
+        raise Set
+
+    module = {"train": train, "score": score}[stage]
+    monkeypatch.setattr(module, "no_huge_pages", setting)
+    with pytest.raises(Set):
+        if stage == "train":
+            train.run(tmp_path / "no-pairs.parquet", tmp_path / "model")
+        else:
+            score.run(tmp_path / "no-catalog.parquet", tmp_path / "no-model", tmp_path / "scores.parquet")

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The five stages with and without transparent huge pages, side by side, each variant from a cold cache into a fresh
-work folder: as shipped (`train` and `score` turn them off for themselves, `allocator.no_huge_pages`; the other stages
-leave numpy's default), every stage with them (NUMPY_MADVISE_HUGEPAGE=1: numpy asks for them for every array of 4 MB
-or more, on Linux 4.6+, and `train` and `score` leave them on), and none (NUMPY_MADVISE_HUGEPAGE=0): which a user's
-machine runs the audit fastest with.
+work folder: as shipped (`make-negatives`, `train` and `score` turn them off for themselves, `allocator.no_huge_pages`;
+`ingest` and `report` leave numpy's default), every stage with them (NUMPY_MADVISE_HUGEPAGE=1: numpy asks for them for
+every array of 4 MB or more, on Linux 4.6+, and no stage turns them off), and none (NUMPY_MADVISE_HUGEPAGE=0): which a
+user's machine runs the audit fastest with.
 
     python bench/huge_pages.py [--n 2000] [--repeats 2] [--mode columns|titles] [--out bench-out/huge-pages]
 

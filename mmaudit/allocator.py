@@ -42,9 +42,10 @@ def no_huge_pages() -> bool:
     """Have Linux back this process's memory with ordinary pages only, not transparent huge pages (which numpy asks
     for, for every array of 4 MB or more). Where a fresh huge page is costly to find (memory handed back to a virtual
     machine's host, or fragmented), filling a fresh 1 GB array took 3.7-10 s in huge pages against 0.5 s in ordinary
-    ones; once a process has used its pages, either kind is fast. `train` and `score` took 0.85-0.89x and 0.91-0.94x
-    the time with them off (docs/decisions/2026-12-05-huge-pages-off-in-train-and-score.md). False, changing nothing,
-    off Linux or where the user set numpy's own `NUMPY_MADVISE_HUGEPAGE`."""
+    ones; once a process has used its pages, either kind is fast. With them off `train` took 0.85-0.89x the time,
+    `score` 0.91-0.94x, `make-negatives` beside its towers 0.68-0.80x
+    (docs/decisions/2026-12-05-huge-pages-off-in-three-stages.md). False, changing nothing, off Linux or where the user
+    set numpy's own `NUMPY_MADVISE_HUGEPAGE`."""
     if platform.system() != "Linux" or "NUMPY_MADVISE_HUGEPAGE" in os.environ:
         return False
     done = ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from .allocator import no_huge_pages
 from .config import EngineConfig, NegativesConfig, as_dict
 from .errors import SchemaError
 from .features import open_store, product_features
@@ -99,6 +100,7 @@ def run(catalog_path: Path, out: Path, config: NegativesConfig | None = None,
         engine: EngineConfig | None = None) -> tuple[Path, pd.DataFrame]:
     """Build pairs.parquet from catalog.parquet (features computed by `engine`); return its path and a summary table."""
     config = config or NegativesConfig()
+    no_huge_pages()  # the features and pairs are filled once each (the towers' memory is torch's, which asks for none)
     catalog = schema.read(catalog_path, "catalog")
     if config.group_col and config.group_col not in catalog.columns:
         raise SchemaError(f"{catalog_path}: no group column {config.group_col!r}; columns are {list(catalog.columns)}")

@@ -80,9 +80,9 @@ def test_huge_pages_are_turned_off_for_the_process_unless_the_user_set_numpys_va
     assert out.stdout.split() == printed.split()
 
 
-@pytest.mark.parametrize("stage", ["train", "score"])
-def test_train_and_score_turn_huge_pages_off_before_their_work(monkeypatch, tmp_path, stage):
-    from mmaudit import score, train
+@pytest.mark.parametrize("stage", ["make-negatives", "train", "score"])
+def test_the_stages_that_fill_large_arrays_turn_huge_pages_off_before_their_work(monkeypatch, tmp_path, stage):
+    from mmaudit import negatives, score, train
 
     class Set(Exception):
         pass
@@ -90,10 +90,12 @@ def test_train_and_score_turn_huge_pages_off_before_their_work(monkeypatch, tmp_
     def setting():
         raise Set
 
-    module = {"train": train, "score": score}[stage]
+    module = {"make-negatives": negatives, "train": train, "score": score}[stage]
     monkeypatch.setattr(module, "no_huge_pages", setting)
     with pytest.raises(Set):
-        if stage == "train":
+        if stage == "make-negatives":
+            negatives.run(tmp_path / "no-catalog.parquet", tmp_path / "pairs.parquet")
+        elif stage == "train":
             train.run(tmp_path / "no-pairs.parquet", tmp_path / "model")
         else:
             score.run(tmp_path / "no-catalog.parquet", tmp_path / "no-model", tmp_path / "scores.parquet")

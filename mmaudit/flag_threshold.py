@@ -28,9 +28,9 @@ def simulate_swaps(judge: CatalogJudge, cands: np.ndarray, own: np.ndarray, phot
         partners = cands[rows, rng.integers(0, photo_candidates, size=len(rows))]
     real = (partners >= 0) & (partners != rows)
     rows, partners = rows[real], partners[real]
-    text_i_photo_j = judge.pair_model_logits(rows, partners)
-    gain_back = exchange_gain(judge.weighed(text_i_photo_j, rows, partners), judge.logits(partners, rows), own[rows], own[partners])
-    return np.stack([judge.weighed(text_i_photo_j, rows, partners, "fit"), gain_back], 1)
+    pair_logits = judge.pair_model_logits(rows, partners)  # text i with photo j, weighed both ways
+    gain_back = exchange_gain(judge.weighed(pair_logits, rows, partners), judge.logits(partners, rows), own[rows], own[partners])
+    return np.stack([judge.weighed(pair_logits, rows, partners, "fit"), gain_back], 1)
 
 
 def robust_scales(pair_logit: np.ndarray, gain: np.ndarray) -> list[tuple[float, float]]:

@@ -6,7 +6,9 @@ import multiprocessing
 import os
 import re
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, nullcontext
 from itertools import repeat
 from pathlib import Path
@@ -147,12 +149,28 @@ def inspect_batch(paths: list[str], max_bytes: int, max_pixels: int) -> list[Pho
 def photo_readers(workers: int, photos: int) -> AbstractContextManager[ProcessPoolExecutor | None]:
     """Where the photos are read: processes (`workers`, 0: one per CPU core), or None: this process, where one would do.
     Threads held each other up on the interpreter's lock between the decoding and hashing calls: on 2 cores, 4 threads
-    read the shared catalog's photos in 12.9 s, 2 processes in 6.2 s (bench/ingest_speed.py). Started afresh ("spawn"),
+    read the shared catalog's photos in 12.7 s, 2 processes in 6.7 s (bench/ingest_speed.py). Started afresh ("spawn"),
     not forked from a process whose progress bar runs a thread of its own."""
     workers = workers or os.cpu_count() or 1
     if workers == 1 or photos <= INSPECT_BATCH:
         return nullcontext()
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def read_batches(batches: list[list[str]], workers: int, limits: tuple[int, int]) -> Iterator[list[PhotoInfo | tuple[str, str]]]:
+    """`inspect_batch` of each batch of photo paths, in order, where `photo_readers` says; the batches left when a
+    reading process dies (a decoder crashing on a file, the kernel ending it for memory) are read in this process."""
+    given = 0
+    try:
+        with photo_readers(workers, sum(map(len, batches))) as pool:
+            for batch in (pool.map if pool else map)(inspect_batch, batches, *(repeat(limit) for limit in limits)):
+                given += 1
+                yield batch
+    except BrokenProcessPool as exc:
+        log.warning("a process reading photos ended (%s): the %d photos left are read in this process", exc,
+                    sum(map(len, batches[given:])))
+        for batch in batches[given:]:
+            yield inspect_batch(batch, *limits)
 
 
 def _inspect_photos(table: pd.DataFrame, config: IngestConfig) -> None:
@@ -161,9 +179,9 @@ def _inspect_photos(table: pd.DataFrame, config: IngestConfig) -> None:
     batches = [paths[s:s + INSPECT_BATCH] for s in range(0, len(paths), INSPECT_BATCH)]
     read: dict[int, PhotoInfo] = {}
     start, done = time.perf_counter(), 0
-    with bar() as progress, photo_readers(config.workers, len(rows)) as pool:
+    with bar() as progress:
         task = progress.add_task("reading photos", total=len(rows), rate="")
-        for batch in (pool.map if pool else map)(inspect_batch, batches, repeat(config.max_image_bytes), repeat(config.max_image_pixels)):
+        for batch in read_batches(batches, config.workers, (config.max_image_bytes, config.max_image_pixels)):
             for row, info in zip(rows[done:done + len(batch)], batch):
                 if isinstance(info, PhotoInfo):
                     read[row] = info

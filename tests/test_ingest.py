@@ -147,16 +147,25 @@ def test_broken_catalog_every_row_has_its_status(tmp_path, server):
     assert "ok" in result.output and "rows read" in result.output
 
 
+def seven_photos(folder: Path) -> Path:
+    """A catalog of seven rows: good photos, a corrupt one, a missing one and one too large."""
+    photo(folder / "a.jpg", fmt="JPEG")
+    photo(folder / "b.png", colour=(20, 160, 40), size=(80, 50))
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    huge_header_png(folder / "huge.png")
+    images = ["a.jpg", "b.png", "corrupt.jpg", "missing.jpg", "huge.png", "a.jpg", "b.png"]
+    pd.DataFrame({"id": [str(k) for k in range(len(images))], "image": images, "title": "A round pendant"}).to_csv(folder / "c.csv", index=False)
+    return folder / "c.csv"
+
+
+SEVEN_STATUSES = ["ok", "ok", "unreadable_image", "missing_image", "image_too_large", "ok", "ok"]
+
+
 def test_photos_read_in_processes_give_what_this_process_reads(tmp_path, monkeypatch):
     """Batches of photos read by two processes: every row's status, detail and photo facts as read in this process."""
     from mmaudit import ingest
 
-    photo(tmp_path / "a.jpg", fmt="JPEG")
-    photo(tmp_path / "b.png", colour=(20, 160, 40), size=(80, 50))
-    (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
-    huge_header_png(tmp_path / "huge.png")
-    images = ["a.jpg", "b.png", "corrupt.jpg", "missing.jpg", "huge.png", "a.jpg", "b.png"]
-    pd.DataFrame({"id": [str(k) for k in range(len(images))], "image": images, "title": "A round pendant"}).to_csv(tmp_path / "c.csv", index=False)
+    seven_photos(tmp_path)
     monkeypatch.setattr(ingest, "INSPECT_BATCH", 2)  # seven photos in four batches
     started = []
     readers = ingest.photo_readers
@@ -168,9 +177,39 @@ def test_photos_read_in_processes_give_what_this_process_reads(tmp_path, monkeyp
         tables[workers] = pd.read_parquet(out).set_index("product_id")
     assert [type(r).__name__ for r in started] == ["ProcessPoolExecutor", "nullcontext"]
     pd.testing.assert_frame_equal(tables[2], tables[1])
-    assert list(tables[2].status) == ["ok", "ok", "unreadable_image", "missing_image", "image_too_large", "ok", "ok"]
+    assert list(tables[2].status) == SEVEN_STATUSES
     refused = runner.invoke(app, ["ingest", str(tmp_path / "c.csv"), "-o", str(tmp_path / "x.parquet"), "--set", "ingest.workers=-1"])
     assert refused.exit_code == 1 and "ingest.workers -1: must be 0" in refused.output and not (tmp_path / "x.parquet").exists()
+
+
+def test_the_photos_a_dead_reading_process_leaves_are_read_here(tmp_path, monkeypatch):
+    """A reading process that dies (a decoder crashing, the kernel ending it) loses no row: the batches left are read in
+    this process, with a warning."""
+    from concurrent.futures.process import BrokenProcessPool
+    from contextlib import contextmanager
+
+    from mmaudit import ingest
+
+    catalog = seven_photos(tmp_path)
+    monkeypatch.setattr(ingest, "INSPECT_BATCH", 2)
+
+    class DiesAfterOneBatch:
+        def map(self, fn, batches, *constants):
+            batches = list(batches)
+            yield fn(batches[0], *(next(c) for c in constants))
+            raise BrokenProcessPool("a process ended abruptly")
+
+    @contextmanager
+    def dying(*args):
+        yield DiesAfterOneBatch()
+
+    warned = []
+    monkeypatch.setattr(ingest, "photo_readers", dying)
+    monkeypatch.setattr(ingest.log, "warning", lambda message, *args: warned.append(message % args))
+    out = tmp_path / "catalog.parquet"
+    assert runner.invoke(app, ["ingest", str(catalog), "-o", str(out)]).exit_code == 0
+    assert list(pd.read_parquet(out).status) == SEVEN_STATUSES
+    assert len(warned) == 1 and "the 5 photos left are read in this process" in warned[0]
 
 
 def test_rerun_gives_identical_file(demo_catalog, tmp_path):

@@ -8,7 +8,7 @@ The shared catalog's photos are 224 pixels, so its audits never decode a large p
 first N photos of ../shared/datasets/myntra-fashion brought to `--side` pixels on their longer side (bicubic) and saved
 as JPEG at quality 90 (kept in `--out` for the next run). Then, alternated `--repeats` times in one process:
 - `make-negatives`' photo work (`features.photo_batches` through the offline default's photo tower: decode, product
-  view, both views' towers, colour statistics and palettes, the next batch prepared while the towers encode this one),
+  view, both views' towers, colour statistics and palettes, each batch prepared before the towers encode it),
   photos decoded at least `features.DECODED_SIDE` x the tower's side (shipped) against decoded whole (0);
 - `ingest`'s reading of each photo (`images.inspect`: size, hashes, spread), at `images.INSPECTED_SIDE` against whole.
 Prints photos/s, the ratios, and how far the features are apart: the pooled vectors' cosine (both views), the colour

@@ -4,10 +4,11 @@
     python bench/photo_preparation.py [--n 400] [--repeats 2]
 
 The first N photos of ../shared/datasets/myntra-fashion through the offline default's photo tower at the audit's batch
-size: `features.photo_arrays` per batch (decode, product view, both views' towers, colour statistics and palettes, in
-turn: what a Ray actor does) against `features.photo_batches` (what `make-negatives` and `score` do here: a worker
-thread decodes and prepares the next batch while the towers encode this one), alternated `--repeats` times. Checks the
-arrays equal to the bit and prints photos/s and the ratio. Ratios within one run are what to compare.
+size, by `features.photo_batches`: each batch decoded and prepared (product view, colour statistics and palettes) in
+this thread before the towers encode it (`workers` 0: what `make-negatives` and `score` do where the towers run on the
+CPU, and what a Ray actor does) against a worker thread preparing the next batch while the towers encode this one
+(`workers` 1: `engine.photo_workers=1`), alternated `--repeats` times. Checks the arrays equal to the bit and prints
+photos/s and the ratio. Ratios within one run are what to compare.
 """
 
 from __future__ import annotations
@@ -23,18 +24,18 @@ import numpy as np
 
 from mmaudit.backbones import load
 from mmaudit.feature_keys import VECTORS
-from mmaudit.features import EXTRACT_BATCH, photo_arrays, photo_batches
+from mmaudit.features import EXTRACT_BATCH, photo_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "datasets" / "myntra-fashion"
 
 
 def one_batch_at_a_time(backbone, paths: list[str]) -> list[dict[str, np.ndarray]]:
-    return [photo_arrays(backbone, paths[s:s + EXTRACT_BATCH], (VECTORS,))[1] for s in range(0, len(paths), EXTRACT_BATCH)]
+    return [arrays for _, arrays, _, _ in photo_batches(backbone, (VECTORS,), paths, paths, EXTRACT_BATCH, workers=0)]
 
 
 def prepared_while_encoding(backbone, paths: list[str]) -> list[dict[str, np.ndarray]]:
-    return [arrays for _, arrays, _, _ in photo_batches(backbone, (VECTORS,), paths, paths, EXTRACT_BATCH)]
+    return [arrays for _, arrays, _, _ in photo_batches(backbone, (VECTORS,), paths, paths, EXTRACT_BATCH, workers=1)]
 
 
 def main() -> None:

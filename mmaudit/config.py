@@ -121,8 +121,8 @@ class EngineConfig:
     actors: int = setting(0, "0: one per GPU when the cluster has GPUs, else one per cpus_per_actor CPUs")
     cpus_per_actor: float = setting(1.0, "CPUs per Ray actor, also its torch threads")
     gpus_per_actor: float | None = setting(None, "empty: 1 when the cluster has GPUs, else 0; a fraction shares a GPU")
-    photo_workers: int = setting(0, "local engine: threads decoding photos ahead of the towers; 0: one beside towers on the CPU, "
-                                    "else one per CPU core but one, at most 8")
+    photo_workers: int = setting(0, "local engine: threads decoding photos ahead of the towers; 0: none beside towers on the CPU "
+                                    "(each batch decoded before they encode it), else one per CPU core but one, at most 8")
 
     def __post_init__(self) -> None:
         if self.name not in ("local", "ray"):  # a typo must not quietly run on the local engine

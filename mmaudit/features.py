@@ -15,7 +15,7 @@ import os
 import time
 import uuid
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -203,35 +203,46 @@ def photo_arrays(backbone: Backbone, paths: list[str], groups: tuple[str, ...]) 
 
 
 def photo_batches(backbone: Backbone, groups: tuple[str, ...], keys: list[str], paths: list[str],
-                  batch_size: int, workers: int = 1) -> Iterator[tuple[list[str], dict[str, np.ndarray], dict[str, str], int]]:
+                  batch_size: int, workers: int = 0) -> Iterator[tuple[list[str], dict[str, np.ndarray], dict[str, str], int]]:
     """(keys computed, their arrays, key -> problem, rows done) per batch of photo files, in order, the same arrays as
-    `photo_arrays`. `workers` threads decode and prepare the next batches (product views, colour statistics, palettes)
-    while the towers encode this one, each its own batch: the towers leave part of the cores idle, a GPU tower most of
-    them (BENCHMARKS.md, "Speed")."""
-    starts = list(range(0, len(keys), batch_size))
+    `photo_arrays`. Each batch is decoded and prepared (product views, colour statistics, palettes) before the towers
+    encode it: in this thread with `workers` 0, else in `workers` threads ahead of the towers, each its own batch."""
     regions: int | None = None  # the tower's region count, known from its first batch
-    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="mmaudit-photos") as pool:
-        def prepare(start: int) -> Future:
-            return pool.submit(loaded_and_prepared, paths[start:start + batch_size], groups, regions, decoded_side(backbone))
 
-        preparing = deque(prepare(start) for start in starts[:max(1, workers)])
-        for index, start in enumerate(starts):
-            good, photos, failed = preparing.popleft().result()
+    def prepare(start: int) -> tuple[list[int], PreparedPhotos, dict[int, str]]:
+        return loaded_and_prepared(paths[start:start + batch_size], groups, regions, decoded_side(backbone))
+
+    starts = list(range(0, len(keys), batch_size))
+    for start, (good, photos, failed) in zip(starts, prepared_in_turn(prepare, starts, workers)):
+        arrays = image_arrays(backbone, photos, groups) if good else {}
+        if "colour" in arrays:
+            regions = arrays["colour"].shape[1]
+        batch = keys[start:start + batch_size]
+        yield [batch[p] for p in good], arrays, {batch[p]: detail for p, detail in failed.items()}, len(batch)
+
+
+def prepared_in_turn(prepare: Callable[[int], tuple], starts: list[int], workers: int) -> Iterator[tuple]:
+    """`prepare(start)` of each start, in order: each when it is wanted with `workers` 0, else `workers` threads
+    preparing the next ones meanwhile."""
+    if workers <= 0:
+        yield from map(prepare, starts)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="mmaudit-photos") as pool:
+        preparing = deque(pool.submit(prepare, start) for start in starts[:workers])
+        for index in range(len(starts)):
+            prepared = preparing.popleft().result()
             if index + len(preparing) + 1 < len(starts):
-                preparing.append(prepare(starts[index + len(preparing) + 1]))
-            arrays = image_arrays(backbone, photos, groups) if good else {}
-            if "colour" in arrays:
-                regions = arrays["colour"].shape[1]
-            batch = keys[start:start + batch_size]
-            yield [batch[p] for p in good], arrays, {batch[p]: detail for p, detail in failed.items()}, len(batch)
+                preparing.append(pool.submit(prepare, starts[index + len(preparing) + 1]))
+            yield prepared
 
 
 def photo_workers(backbone: Backbone) -> int:
-    """Threads decoding photos ahead of the towers, by default: one where the towers run on the CPU (they keep its cores
-    busy), else one per CPU core but the one driving the GPU, at most 8 (each holds a batch of decoded photos)."""
+    """Threads decoding photos ahead of the towers, by default: none where the towers run on the CPU (they keep its
+    cores busy: a thread beside them made the photos' work 1.02-1.09x as long on 2 cores, BENCHMARKS.md, "Speed"), else
+    one per CPU core but the one driving the GPU, at most 8 (each holds a batch of decoded photos)."""
     device = getattr(backbone, "device", None)
     if device is None or torch.device(device).type == "cpu":
-        return 1
+        return 0
     return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 

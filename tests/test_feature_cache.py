@@ -84,7 +84,7 @@ def photo_paths(demo_catalog: Path, tmp_path: Path, count: int) -> list[str]:
     return paths
 
 
-@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("workers", [0, 1, 3])
 def test_photos_prepared_while_the_towers_encode_give_the_arrays_of_one_batch_at_a_time(demo_catalog, tmp_path, workers):
     paths = photo_paths(demo_catalog, tmp_path, 20)
     keys = [f"k{i}" for i in range(len(paths))]
@@ -128,6 +128,24 @@ def test_the_next_batches_are_decoded_while_the_towers_encode_this_one(demo_cata
     next(photo_batches(backbone, (VECTORS,), [str(i) for i in range(16)], paths, batch_size=4, workers=workers))
     assert seen == [True], sorted(decoding)
     assert sides == {2 * backbone.image_size}  # decoded at twice the tower's side (features.DECODED_SIDE)
+
+
+def test_beside_towers_on_the_cpu_each_batch_is_decoded_in_this_thread_when_it_is_wanted(demo_catalog, tmp_path, monkeypatch):
+    paths = photo_paths(demo_catalog, tmp_path, 12)
+    decoded: list[tuple[str, str]] = []  # (photo, the thread that decoded it)
+
+    def recording_load(path: Path, least_side: int = 0):
+        decoded.append((str(path), threading.current_thread().name))
+        return load_rgb(path, least_side=least_side)
+
+    monkeypatch.setattr(features, "load_rgb", recording_load)
+    backbone = load_backbone("tiny-test")
+    assert features.photo_workers(backbone) == 0  # the tiny tower runs on the CPU
+    batches = photo_batches(backbone, (VECTORS,), [str(i) for i in range(12)], paths, batch_size=4, workers=0)
+    next(batches)
+    assert [path for path, _ in decoded] == paths[:4]  # the next batch waits for the towers to want it
+    next(batches)
+    assert [path for path, _ in decoded] == paths[:8] and {name for _, name in decoded} == {threading.current_thread().name}
 
 
 def test_the_towers_batch_is_chosen_for_their_device_unless_set():

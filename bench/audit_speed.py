@@ -13,7 +13,10 @@ Then the five stages as a user runs them (`ingest`, `make-negatives`, `train`, `
 peak memory, into a fresh work folder with a fresh cache. Prints the ratio audit / towers and each stage's share.
 With `--one-process`, also `mmaudit audit` (the five in one process, the command the README runs) into another fresh
 folder and cache: the five commands less it is what starting four more processes costs (imports, loading the towers).
-`--set` (repeatable) is given to every stage, to time a setting against the default.
+`--set` (repeatable) is given to every stage, to time a setting against the default. With `--towers-twice`, the bare
+towers are also timed once `ingest` is done, before the other four stages, and the ratio is against the mean of the two
+timings: on a shared machine whose speed moves within the hour, two different figures say the run is not to be read
+alone.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import shutil
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from quality import DATA, MMAUDIT, ROOT, TITLES_ONLY, machine, timed
@@ -58,6 +63,13 @@ def bare_towers(catalog: Path, backbone_name: str, batch: int) -> dict:
     return {"photos": len(views), "texts": len(texts), "photo_tower_s": photos_s, "text_tower_s": time.perf_counter() - start}
 
 
+def bare_towers_apart(catalog: Path, backbone_name: str, batch: int) -> dict:
+    """`bare_towers` in a process of its own: this one's memory stays as small as it was, and with it the peaks read for
+    the stages it starts after (a child's peak counts the memory its parent had when it started it)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(bare_towers, catalog, backbone_name, batch).result()
+
+
 def audit_stages(catalog_csv: Path, work: Path) -> dict[str, list[str]]:
     """The five commands as a user runs them, into `work` with its own feature cache."""
     cache = ["--cache-dir", str(work / "features")]
@@ -79,6 +91,7 @@ def main() -> None:
     ap.add_argument("--backbone", default=NegativesConfig.backbone, help="the towers (negatives.backbone), of the audit and the bare towers")
     ap.add_argument("--batch-size", type=int, default=NegativesConfig.batch_size,
                     help="photos and texts per tower call (negatives.batch_size; 0: the audit's choice for the device)")
+    ap.add_argument("--towers-twice", action="store_true", help="time the bare towers before the four stages after ingest too")
     a = ap.parse_args()
     a.sets += [f"negatives.backbone={a.backbone}", f"negatives.batch_size={a.batch_size}"]
     settings = [x for s in a.sets for x in ("--set", s)]
@@ -90,25 +103,34 @@ def main() -> None:
     catalog_csv = a.out / "products.csv"
     (rows[TITLES_ONLY] if a.mode == "titles" else rows).to_csv(catalog_csv, index=False)
     w = a.out / "work"
-    times = {}
+    times, timings = {}, []
+    batch = extraction_batch(get_config(a.backbone), a.batch_size)
     for stage, cmd in audit_stages(catalog_csv, w).items():
         times[stage] = timed(cmd + settings)
         print(f"{stage}: {times[stage][0]:.0f} s, peak {times[stage][1]} MiB", file=sys.stderr, flush=True)
+        if stage == "ingest" and a.towers_twice:
+            timings.append(bare_towers_apart(w / "catalog.parquet", a.backbone, batch))
+            print(f"bare towers before: {timings[-1]['photo_tower_s'] + timings[-1]['text_tower_s']:.0f} s", file=sys.stderr, flush=True)
     if a.one_process:
         times_audit = timed([*MMAUDIT, "audit", str(catalog_csv), "-o", str(a.out / "work-audit"), "--set", f"ingest.images_root={DATA}", *settings])
         print(f"audit (one process): {times_audit[0]:.0f} s, peak {times_audit[1]} MiB", file=sys.stderr, flush=True)
-    towers = bare_towers(w / "catalog.parquet", a.backbone, extraction_batch(get_config(a.backbone), a.batch_size))
+    timings.append(bare_towers_apart(w / "catalog.parquet", a.backbone, batch))
+    towers = {key: (sum(t[key] for t in timings) / len(timings) if key.endswith("_s") else timings[-1][key]) for key in timings[-1]}
     bare = towers["photo_tower_s"] + towers["text_tower_s"]
     audit = sum(t for t, _ in times.values())
     result = {"date": dt.datetime.now().isoformat(timespec="minutes"), "machine": machine(), "n": a.n, "mode": a.mode, "settings": a.sets, **towers,
               "stages": {s: {"seconds": t, "peak_mib": m} for s, (t, m) in times.items()}, "audit_s": audit, "ratio": audit / bare}
+    if len(timings) > 1:
+        result["towers_before_and_after_s"] = [t["photo_tower_s"] + t["text_tower_s"] for t in timings]
     if a.one_process:
         result["one_process"] = {"seconds": times_audit[0], "peak_mib": times_audit[1], "ratio": times_audit[0] / bare}
     a.results.mkdir(parents=True, exist_ok=True)
     path = a.results / f"audit-speed-{a.mode}-{dt.datetime.now():%Y-%m-%d-%H%M}.json"
     path.write_text(json.dumps(result, indent=1))
     print(f"{a.n} products ({a.mode}); bare towers {bare:.0f} s ({towers['photos']} photos {towers['photo_tower_s']:.0f} s, "
-          f"{towers['texts']} texts {towers['text_tower_s']:.0f} s); audit {audit:.0f} s: **{audit / bare:.2f}x** the towers")
+          f"{towers['texts']} texts {towers['text_tower_s']:.0f} s)"
+          + (" as the mean of {:.0f} s before the four stages and {:.0f} s after".format(*result["towers_before_and_after_s"]) if len(timings) > 1 else "")
+          + f"; audit {audit:.0f} s: **{audit / bare:.2f}x** the towers")
     print("| stage | seconds | share of the audit | x the towers | peak MiB |\n|---|---|---|---|---|")
     for stage, (seconds, peak) in times.items():
         print(f"| {stage} | {seconds:.0f} | {seconds / audit:.0%} | {seconds / bare:.2f} | {peak} |")

@@ -238,7 +238,7 @@ def prepared_in_turn(prepare: Callable[[int], tuple], starts: list[int], workers
 
 def photo_workers(backbone: Backbone) -> int:
     """Threads decoding photos ahead of the towers, by default: none where the towers run on the CPU (they keep its
-    cores busy: a thread beside them made the photos' work 1.02-1.09x as long on 2 cores, BENCHMARKS.md, "Speed"), else
+    cores busy: a thread beside them made the photos' work 1.00-1.09x as long on 2 cores, BENCHMARKS.md, "Speed"), else
     one per CPU core but the one driving the GPU, at most 8 (each holds a batch of decoded photos)."""
     device = getattr(backbone, "device", None)
     if device is None or torch.device(device).type == "cpu":

@@ -85,7 +85,7 @@ def photo_paths(demo_catalog: Path, tmp_path: Path, count: int) -> list[str]:
 
 
 @pytest.mark.parametrize("workers", [0, 1, 3])
-def test_photos_prepared_while_the_towers_encode_give_the_arrays_of_one_batch_at_a_time(demo_catalog, tmp_path, workers):
+def test_photos_prepared_in_turn_or_ahead_of_the_towers_give_the_arrays_of_one_batch_at_a_time(demo_catalog, tmp_path, workers):
     paths = photo_paths(demo_catalog, tmp_path, 20)
     keys = [f"k{i}" for i in range(len(paths))]
     backbone = load_backbone("tiny-test")

@@ -6,7 +6,8 @@ towers' own forward pass (the physical limit of the offline default on this mach
                                 [--backbone NAME] [--batch-size 0]
 
 Takes the first N products of ../shared/datasets/myntra-fashion. Bare towers: the photo tower on both views of each
-photo (the photo as shot and its product view, the two the audit encodes) and the text tower on each product's text,
+photo (the photo as shot and its product view, the two the audit encodes; once where the product view is the photo
+itself, as the audit does) and the text tower on each product's text,
 at the audit's batch size (`--batch-size`; 0, the default, is the audit's own choice for the device) on the audit's
 device and threads, the photos decoded and cut beforehand (decoding is the audit's work, not the towers').
 Then the five stages as a user runs them (`ingest`, `make-negatives`, `train`, `score`, `report`), each timed with its
@@ -48,7 +49,8 @@ def bare_towers(catalog: Path, backbone_name: str, batch: int) -> dict:
     table = pd.read_parquet(catalog, columns=["image_path", "text", "status"])
     table = table[table.status == "ok"]
     images = [load_rgb(Path(p)) for p in table.image_path]
-    views = images + [product_view(im) for im in images]
+    cut = [view for image, view in zip(images, map(product_view, images)) if view is not image]  # a view that is its photo: encoded once
+    views = images + cut
     backbone = load(backbone_name)
     backbone.encode_photos(views[:batch])  # warm-up
     backbone.encode_texts(list(table.text[:batch]))

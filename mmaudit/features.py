@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 
 from . import backbones, distributed
-from .backbones import Backbone
+from .backbones import Backbone, PhotoFeatures
 from .config import EngineConfig
 from .devices import pick_device
 from .errors import MMAuditError
@@ -170,9 +170,27 @@ class PreparedPhotos:
     def statistics_for(self, regions: int) -> dict[str, np.ndarray]:
         """The colour statistics and palettes of every view, for a tower of `regions` region tokens."""
         if not self.statistics or self.statistics[VIEWS["whole"] + "colour"].shape[1] != regions:
-            self.statistics = {prefix + name: values for prefix, images in self.views.items()
-                               for name, values in view_statistics(images, regions).items()}
+            whole = view_statistics(self.views[VIEWS["whole"]], regions)
+            self.statistics = {VIEWS["whole"] + name: values for name, values in whole.items()}
+            if VIEWS["product"] in self.views:
+                self.statistics |= {VIEWS["product"] + name: values for name, values in
+                                    self.product_arrays(whole, lambda views: view_statistics(views, regions)).items()}
         return self.statistics
+
+    def product_arrays(self, whole: dict[str, np.ndarray], compute: Callable[[list[Image.Image]], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """The product views' arrays: `compute` of the views cut out of their photo; a view that is its photo itself
+        (`images.product_view` found no light background to cut away: a photo not shot on one, or filled by its
+        product) shares the photo's `whole` arrays, not computed twice. In a catalog of such photos the photo tower
+        runs once a photo, not twice."""
+        photos, views = self.views[VIEWS["whole"]], self.views[VIEWS["product"]]
+        cut = [k for k, (photo, view) in enumerate(zip(photos, views)) if view is not photo]
+        if len(cut) == len(views):
+            return compute(views)
+        arrays = {name: values.copy() for name, values in whole.items()}
+        if cut:
+            for name, values in compute([views[k] for k in cut]).items():
+                arrays[name][cut] = values
+        return arrays
 
 
 def prepare_photos(images: list[Image.Image], groups: tuple[str, ...], regions: int | None = None) -> PreparedPhotos:
@@ -253,13 +271,18 @@ def image_arrays(backbone: Backbone, photos: PreparedPhotos, groups: tuple[str, 
     whole = backbone.encode_photos(photos.views[VIEWS["whole"]])
     if VECTORS not in groups:
         return {"regions": whole.regions.astype(np.float16)}
-    # the product view a batch of its own: the towers are slower per photo in larger batches
-    encoded = {VIEWS["whole"]: whole, VIEWS["product"]: backbone.encode_photos(photos.views[VIEWS["product"]])}
     arrays = photos.statistics_for(whole.regions.shape[1]).copy()
-    for prefix, out in encoded.items():
-        arrays |= {prefix + "pooled": out.pooled.astype(np.float32)}
-        arrays |= {prefix + "detail": out.detail.astype(np.float16)} if out.detail is not None else {}
+    vectors = photo_vectors(whole)
+    # the product views a batch of their own: the towers are slower per photo in larger batches
+    encoded = {VIEWS["whole"]: vectors, VIEWS["product"]: photos.product_arrays(vectors, lambda views: photo_vectors(backbone.encode_photos(views)))}
+    for prefix, named in encoded.items():
+        arrays |= {prefix + name: values for name, values in named.items()}
     return arrays | ({"regions": whole.regions.astype(np.float16)} if TOKENS in groups else {})
+
+
+def photo_vectors(out: PhotoFeatures) -> dict[str, np.ndarray]:
+    """The cache's vectors of a view's photos: the pooled vector and, from a backbone that gives them, the earlier stages."""
+    return {"pooled": out.pooled.astype(np.float32)} | ({"detail": out.detail.astype(np.float16)} if out.detail is not None else {})
 
 
 def text_arrays(backbone: Backbone, texts: list[str], groups: tuple[str, ...] = (VECTORS,)) -> dict[str, np.ndarray]:

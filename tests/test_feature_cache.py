@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image, ImageDraw
 
 from mmaudit import features, schema
 from mmaudit.backbones import get_config
 from mmaudit.backbones import load as load_backbone
-from mmaudit.feature_keys import GROUPS, PHOTO_KIND, TEXT_KIND, TOKENS, VECTORS
+from mmaudit.feature_keys import GROUPS, PHOTO_KIND, TEXT_KIND, TOKENS, VECTORS, VIEWS
 from mmaudit.features import FeatureStore, extraction_batch, photo_arrays, photo_batches, product_features
 from mmaudit.images import load_rgb
 
@@ -128,6 +129,36 @@ def test_the_next_batches_are_decoded_while_the_towers_encode_this_one(demo_cata
     next(photo_batches(backbone, (VECTORS,), [str(i) for i in range(16)], paths, batch_size=4, workers=workers))
     assert seen == [True], sorted(decoding)
     assert sides == {2 * backbone.image_size}  # decoded at twice the tower's side (features.DECODED_SIDE)
+
+
+def test_a_photo_with_no_background_to_cut_away_is_its_own_product_view_and_the_tower_reads_it_once(demo_catalog, tmp_path):
+    """Photos shot in a room or filled by their product have no light background for the product view to cut away:
+    the view is the photo itself, so its arrays are the photo's and the tower does not encode it again; the arrays are
+    those of encoding every view (the way before), and the photos shot on white are cut out as before."""
+    shot_on_white = photo_paths(demo_catalog, tmp_path, 4)[:3]  # the fourth is not a photo
+    in_a_room = []
+    for k in range(3):
+        photo = Image.new("RGB", (120, 160), (40 + 30 * k, 90, 60))
+        ImageDraw.Draw(photo).rectangle((30, 40, 90, 120), fill=(200, 40 + 50 * k, 30))
+        in_a_room.append(str(tmp_path / f"room{k}.jpg"))
+        photo.save(in_a_room[-1])
+    paths = [shot_on_white[0], in_a_room[0], shot_on_white[1], in_a_room[1], in_a_room[2], shot_on_white[2]]
+    backbone = load_backbone("tiny-test")
+    encode, encoded = backbone.encode_photos, []
+    backbone.encode_photos = lambda images: encoded.append(len(images)) or encode(images)
+    good, arrays, _ = photo_arrays(backbone, paths, (VECTORS,))
+    assert good == list(range(6)) and encoded == [6, 3]  # every photo, then the three product views cut out
+    rooms = [1, 3, 4]
+    for name in ("pooled", "colour", "palette"):
+        np.testing.assert_array_equal(arrays["product_" + name][rooms], arrays[name][rooms], err_msg=name)
+        assert not np.array_equal(arrays["product_" + name][[0, 2, 5]], arrays[name][[0, 2, 5]]), name
+    _, photos, _ = features.loaded_and_prepared(paths, (VECTORS,), None, features.decoded_side(backbone))
+    whole, product = photos.views[VIEWS["whole"]], photos.views[VIEWS["product"]]
+    photos.views[VIEWS["product"]] = [view.copy() if view is photo else view for photo, view in zip(whole, product)]
+    every_view_encoded = features.image_arrays(backbone, photos)
+    assert encoded[2:] == [6, 6] and every_view_encoded.keys() == arrays.keys()
+    for name in arrays:
+        np.testing.assert_array_equal(arrays[name], every_view_encoded[name], err_msg=name)
 
 
 def test_beside_towers_on_the_cpu_each_batch_is_decoded_in_this_thread_when_it_is_wanted(demo_catalog, tmp_path, monkeypatch):

@@ -27,7 +27,7 @@ from .files import atomic_path
 from .features import dims_of, open_store, product_features
 from .metrics import average_precision, column_spreads, fit_logistic
 from .models.judge import Judge, Weighting
-from .models.attributes import MEMBERS, AttributeHeads, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs, rows_of
+from .models.attributes import MEMBERS, AttributeHeads, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs
 from .models.claims import Claims
 from .models.head_fitting import fit_together
 from .models.columns import ColumnSource
@@ -250,16 +250,18 @@ def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, l
     learn names their progress bar."""
     heads, jobs = [], []
     reductions = {} if reductions is None else reductions
+    device = pick_device(config.device)
+    precision = head_precision(config.head_precision, device)
     for fold in range(int(product_folds.max()) + 1):
         train_products = np.setdiff1d(np.flatnonzero(product_folds != fold), left_out)
         torch.manual_seed(config.seed + fold)
         heads.append(AttributeHeads(input_sizes(photo_x), sizes, dims, multilabel, members))
-        jobs += heads[-1].jobs(rows_of(photo_x, train_products), {a: values[train_products] for a, values in labels.items()},
-                               reductions.setdefault(fold, {}))
+        # the inputs standardized in the precision the heads train in: every fold's are held until they train
+        jobs += heads[-1].jobs(photo_x, train_products, {a: values[train_products] for a, values in labels.items()},
+                               reductions.setdefault(fold, {}), torch.bfloat16 if precision == "bf16" else torch.float32)
     description = f"claim heads: {what}" + (f", {len(left_out)} left out" if len(left_out) else "")
     # every fold's networks at once, on the GPU where there is one
-    device = pick_device(config.device)
-    fit_together(jobs, config.attribute_epochs, multilabel, config.seed, description, device, head_precision(config.head_precision, device))
+    fit_together(jobs, config.attribute_epochs, multilabel, config.seed, description, device, precision)
     return [fold_heads.eval() for fold_heads in heads]
 
 

@@ -10,6 +10,7 @@ it also names the attribute a photo contradicts.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -27,13 +28,25 @@ MIN_EXAMPLES = 3  # rarer values are pooled into one "other" class
 def photo_inputs(feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """What the classifiers see of a photo, per view (the photo as shot, and its product cut out of the background):
     tower vector, colour per region, colour histogram, and where the backbone gives them, the product's pixels in
-    the tower's earlier stages (texture and colour the last stage blurs away)."""
+    the tower's earlier stages (texture and colour the last stage blurs away). Held in float16, as the cache holds all
+    but the tower's vector (rounded to it): they are held through `train` and `score`, 11 KB a product, and read
+    `INPUT_ROWS` at a time in float32 (docs/decisions/2026-12-05-claim-heads-inputs-in-float16.md)."""
     out = {}
     for view, prefix in VIEWS.items():
-        colour = feats[f"{prefix}colour"].astype(np.float32)
-        parts = [feats[f"{prefix}photo"], colour.reshape(len(colour), -1), feats[f"{prefix}palette"].astype(np.float32)]
-        out[view] = np.concatenate(parts + ([feats[f"{prefix}detail"].astype(np.float32)] if f"{prefix}detail" in feats else []), 1)
+        colour = feats[f"{prefix}colour"]
+        parts = [feats[f"{prefix}photo"], colour.reshape(len(colour), -1), feats[f"{prefix}palette"]]
+        parts += [feats[f"{prefix}detail"]] if f"{prefix}detail" in feats else []
+        out[view] = np.concatenate(parts, 1, dtype=np.float16, casting="same_kind")
     return out
+
+
+INPUT_ROWS = 4_096  # photos whose inputs are read in float32 at once: a fold's copy of them would grow with the catalog
+
+
+def input_chunks(x: np.ndarray, rows: np.ndarray) -> Iterator[torch.Tensor]:
+    """The inputs of the photos `rows` of `x`, in float32, `INPUT_ROWS` photos at a time."""
+    for start in range(0, len(rows), INPUT_ROWS):
+        yield torch.from_numpy(x[rows[start:start + INPUT_ROWS]]).float()
 
 
 def input_sizes(x: dict[str, np.ndarray]) -> dict[str, int]:
@@ -84,14 +97,16 @@ class AttributeHeads(nn.Module):
         return {name: torch.logsumexp(torch.stack([m[name] for m in flat]), 0) - np.log(len(flat)) for name in self.columns}
 
     def fit(self, x: dict[str, np.ndarray], codes: dict[str, np.ndarray], epochs: int = EPOCHS, seed: int = 0) -> "AttributeHeads":
-        fit_together(self.jobs(x, codes), epochs, self.multilabel, seed)
+        fit_together(self.jobs(x, np.arange(len(next(iter(x.values())))), codes), epochs, self.multilabel, seed)
         return self.eval()
 
-    def jobs(self, x: dict[str, np.ndarray], codes: dict[str, np.ndarray], reductions: dict[str, dict] | None = None) -> list[Job]:
-        """Every view's members as networks to train (`head_fitting`), each view's inputs standardized on `x`.
-        `reductions`: per view, the reduction other heads fitted on the same `x` (`ViewHeads.jobs`), filled where empty."""
+    def jobs(self, x: dict[str, np.ndarray], rows: np.ndarray, codes: dict[str, np.ndarray], reductions: dict[str, dict] | None = None,
+             dtype: torch.dtype = torch.float32) -> list[Job]:
+        """Every view's members as networks to train (`head_fitting`) on the photos `rows` of `x` (`codes`: theirs),
+        each view's inputs standardized on them, in `dtype`. `reductions`: per view, the reduction other heads fitted on
+        the same rows (`ViewHeads.jobs`), filled where empty."""
         reductions = {} if reductions is None else reductions
-        return [job for name, view in self.views.items() for job in view.jobs(x[name], codes, reductions.setdefault(name, {}))]
+        return [job for name, view in self.views.items() for job in view.jobs(x[name], rows, codes, reductions.setdefault(name, {}), dtype)]
 
     @property
     def multilabel(self) -> frozenset[str]:
@@ -99,7 +114,7 @@ class AttributeHeads(nn.Module):
 
     @torch.no_grad()
     def log_probs(self, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {name: v.numpy() for name, v in self({view: torch.from_numpy(values) for view, values in x.items()}).items()}
+        return {name: v.numpy() for name, v in self({view: torch.from_numpy(values).float() for view, values in x.items()}).items()}
 
     def keep_outputs(self, name: str, kept: np.ndarray) -> "AttributeHeads":
         """Only the outputs `kept` of a multi-label column, in every member of every view; none kept drops the column."""
@@ -177,57 +192,73 @@ class ViewHeads(nn.Module):
         return {name: torch.logsumexp(torch.stack([e[name] for e in each]), 0) - np.log(len(each)) for name in self.columns}
 
     def fit(self, x: np.ndarray, codes: dict[str, np.ndarray], epochs: int = EPOCHS, seed: int = 0) -> "ViewHeads":
-        fit_together(self.jobs(x, codes), epochs, self.multilabel, seed)
+        fit_together(self.jobs(x, np.arange(len(x)), codes), epochs, self.multilabel, seed)
         return self.eval()
 
     REDUCTION = ("tower_mean", "tower_basis", "detail_mean", "detail_basis", "mean", "scale")
 
-    def jobs(self, x: np.ndarray, codes: dict[str, np.ndarray], reduction: dict[str, torch.Tensor] | None = None) -> list[Job]:
-        """Fit the inputs' reduction and standardization on `x`; the members as networks to train on them (none without
-        columns). `reduction`: the same fitted by other heads of the same inputs (their `REDUCTION` buffers), taken
-        as they are; where empty, filled with this one's: the attribute and word heads of one training's photos fit
-        their inputs' principal directions once (docs/decisions/2026-12-02-train-work-done-once.md)."""
+    def jobs(self, x: np.ndarray, rows: np.ndarray, codes: dict[str, np.ndarray], reduction: dict[str, torch.Tensor] | None = None,
+             dtype: torch.dtype = torch.float32) -> list[Job]:
+        """Fit the inputs' reduction and standardization on the photos `rows` of `x`; the members as networks to train
+        on them (`codes`: theirs), their inputs in `dtype` (none without columns). `reduction`: the same fitted by other
+        heads of the same rows (their `REDUCTION` buffers), taken as they are; where empty, filled with this one's: the
+        attribute and word heads of one training's photos fit their inputs' principal directions once
+        (docs/decisions/2026-12-02-train-work-done-once.md)."""
         if not self.columns:
             return []
-        x_t = torch.from_numpy(x)
         if reduction:
             for name in self.REDUCTION:
                 getattr(self, name).copy_(reduction[name])
         else:
-            self.fit_reduction(x_t)
+            self.fit_reduction(x, rows)
             if reduction is not None:
                 reduction.update({name: getattr(self, name).clone() for name in self.REDUCTION})
-        z = self.standardized(x_t)
+        z = torch.empty((len(rows), len(self.mean)), dtype=dtype)
+        start = 0
+        for chunk in input_chunks(x, rows):
+            z[start:start + len(chunk)] = self.standardized(chunk)
+            start += len(chunk)
         y = {name: torch.from_numpy(c) for name, c in codes.items()}
         return [Job(member, z, y) for member in self.members]
 
-    def fit_reduction(self, x: torch.Tensor) -> None:
-        """The tower vector's and earlier stages' means and principal directions on the photos `x`, then the reduced
-        inputs' means and spreads."""
-        tower, _, detail = self.blocks(x)
-        for values, mean, basis in ((tower, self.tower_mean, self.tower_basis), (detail, self.detail_mean, self.detail_basis)):
-            if values.shape[1]:
-                mean.copy_(values.mean(0))
-                directions = principal_directions(values - mean, len(basis))
-                basis.zero_()  # fewer photos than directions (a small catalog): the rest stay zero
-                basis[:len(directions)] = directions
-        reduced = self.reduce(x)
-        self.mean.copy_(reduced.mean(0))
-        self.scale.copy_(reduced.std(0) + 1e-6)
+    def fit_reduction(self, x: np.ndarray, rows: np.ndarray) -> None:
+        """The tower vector's and earlier stages' means and principal directions on the photos `rows` of `x`, then the
+        reduced inputs' means and spreads: sums over `INPUT_ROWS` photos at a time, in float64, in three passes."""
+        tower, detail, inputs = len(self.tower_mean), len(self.detail_mean), x.shape[1]
+        blocks = [(columns, mean, basis) for columns, mean, basis in ((slice(0, tower), self.tower_mean, self.tower_basis),
+                  (slice(inputs - detail, inputs), self.detail_mean, self.detail_basis)) if len(mean)]
+        sums = [0.0] * len(blocks)
+        for chunk in input_chunks(x, rows):
+            sums = [total + chunk[:, columns].sum(0, dtype=torch.float64) for total, (columns, _, _) in zip(sums, blocks)]
+        for total, (_, mean, _) in zip(sums, blocks):
+            mean.copy_(total / len(rows))
+        grams, parts = [0.0] * len(blocks), []
+        for chunk in input_chunks(x, rows):
+            parts = [chunk[:, columns] - mean for columns, mean, _ in blocks]
+            grams = [gram + (part.T @ part).double() for gram, part in zip(grams, parts)]
+        for (_, mean, basis), gram, part in zip(blocks, grams, parts):
+            # fewer photos than inputs (a small catalog, one part): the directions of the rows' own decomposition
+            directions = torch.linalg.svd(part, full_matrices=False).Vh if len(rows) < len(mean) else principal_directions(gram)
+            basis.zero_()  # fewer photos than directions: the rest stay zero
+            basis[:min(len(basis), len(directions))] = directions[:len(basis)]
+        total = squares = 0.0
+        for chunk in input_chunks(x, rows):
+            reduced = self.reduce(chunk).double()
+            total, squares = total + reduced.sum(0), squares + (reduced * reduced).sum(0)
+        mean = total / len(rows)
+        self.mean.copy_(mean)  # the spread with Bessel's correction, as torch's std
+        self.scale.copy_(((squares - len(rows) * mean * mean) / max(len(rows) - 1, 1)).clamp(min=0).sqrt() + 1e-6)
 
     @torch.no_grad()
     def log_probs(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        return {name: v.numpy() for name, v in self(torch.from_numpy(x)).items()}
+        return {name: v.numpy() for name, v in self(torch.from_numpy(x).float()).items()}
 
 
-def principal_directions(centred: torch.Tensor, count: int) -> torch.Tensor:
-    """[at most `count` (and at most one per row), inputs]: the directions of largest variance of the rows, largest first.
-    With more rows than inputs, from the eigenvectors of the inputs' Gram matrix (a fifth of the time of a singular
-    value decomposition of the rows); with fewer, from that decomposition (then the smaller one)."""
-    if len(centred) < centred.shape[1]:
-        return torch.linalg.svd(centred, full_matrices=False).Vh[:count]
-    _, vectors = torch.linalg.eigh(centred.T @ centred)  # ascending
-    return vectors.flip(1)[:, :count].T
+def principal_directions(gram: torch.Tensor) -> torch.Tensor:
+    """[inputs, inputs]: the directions of largest variance of centred rows, largest first, from the eigenvectors of
+    their Gram matrix (a fifth of the time of a singular value decomposition of the rows, which need not be held)."""
+    _, vectors = torch.linalg.eigh(gram.float())  # ascending
+    return vectors.flip(1).T
 
 
 def yes_no(logits: torch.Tensor) -> torch.Tensor:

@@ -154,3 +154,34 @@ def test_the_photos_are_read_out_of_fold_a_block_at_a_time_as_at_once(monkeypatc
     np.testing.assert_allclose(in_blocks["colour"][folds == 1], held_out, rtol=1e-6, atol=1e-7)
     averaged = np.mean([h.log_probs({"whole": x["whole"][:7]})["colour"] for h in fold_heads], 0)
     np.testing.assert_allclose(in_blocks["colour"][:7], averaged, rtol=1e-5, atol=1e-6)
+
+
+def test_the_inputs_reduction_is_fitted_a_part_at_a_time_as_on_the_rows_at_once(monkeypatch):
+    """The heads' inputs are held in float16 and read `INPUT_ROWS` photos at a time, never copied whole per fold: the
+    means, principal directions and spreads summed part by part are those of the chosen rows at once, and the
+    standardized inputs come in the precision the heads train in."""
+    from mmaudit.models import attributes
+
+    rng = np.random.default_rng(4)
+    tower, detail, photos = 24, 16, 300
+    feats = {f"{prefix}{name}": values for prefix in ("", "product_") for name, values in (
+        ("photo", rng.normal(size=(photos, tower)).astype(np.float32)), ("colour", rng.random((photos, 4, 6)).astype(np.float16)),
+        ("palette", rng.random((photos, 5)).astype(np.float16)), ("detail", rng.normal(size=(photos, detail)).astype(np.float16)))}
+    x = attributes.photo_inputs(feats)
+    assert all(values.dtype == np.float16 and values.shape == (photos, tower + 24 + 5 + detail) for values in x.values())
+    rows = np.sort(rng.choice(photos, 200, replace=False))
+    at_once = torch.from_numpy(x["whole"][rows].astype(np.float32))
+    monkeypatch.setattr(attributes, "INPUT_ROWS", 32)  # seven parts
+    heads = ViewHeads(x["whole"].shape[1], {"colour": 3}, tower=tower, detail=detail)
+    jobs = heads.jobs(x["whole"], rows, {"colour": np.arange(200) % 3}, dtype=torch.bfloat16)
+    tower_rows, detail_rows = at_once[:, :tower], at_once[:, -detail:]
+    torch.testing.assert_close(heads.tower_mean, tower_rows.mean(0))
+    torch.testing.assert_close(heads.detail_mean, detail_rows.mean(0))
+    for basis, values in ((heads.tower_basis, tower_rows), (heads.detail_basis, detail_rows)):
+        expected = torch.linalg.svd(values - values.mean(0), full_matrices=False).Vh
+        torch.testing.assert_close((basis @ expected.T).abs(), torch.eye(len(basis)), atol=1e-3, rtol=0)  # the same directions, up to sign
+    reduced = heads.reduce(at_once)
+    torch.testing.assert_close(heads.mean, reduced.mean(0), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(heads.scale, reduced.std(0) + 1e-6, atol=1e-5, rtol=1e-5)
+    assert jobs[0].z.dtype == torch.bfloat16 and jobs[0].z.shape == (200, heads.mean.shape[0])
+    torch.testing.assert_close(jobs[0].z, heads.standardized(at_once).to(torch.bfloat16))

@@ -232,13 +232,16 @@ class ViewHeads(nn.Module):
             sums = [total + chunk[:, columns].sum(0, dtype=torch.float64) for total, (columns, _, _) in zip(sums, blocks)]
         for total, (_, mean, _) in zip(sums, blocks):
             mean.copy_(total / len(rows))
-        grams, parts = [0.0] * len(blocks), []
+        grams = [0.0] * len(blocks)
         for chunk in input_chunks(x, rows):
             parts = [chunk[:, columns] - mean for columns, mean, _ in blocks]
             grams = [gram + (part.T @ part).double() for gram, part in zip(grams, parts)]
-        for (_, mean, basis), gram, part in zip(blocks, grams, parts):
-            # fewer photos than inputs (a small catalog, one part): the directions of the rows' own decomposition
-            directions = torch.linalg.svd(part, full_matrices=False).Vh if len(rows) < len(mean) else principal_directions(gram)
+        for (columns, mean, basis), gram in zip(blocks, grams):
+            if len(rows) < len(mean):  # fewer photos than inputs (a small catalog): the directions of the rows' own decomposition
+                centred = torch.cat([chunk[:, columns] for chunk in input_chunks(x, rows)]) - mean
+                directions = torch.linalg.svd(centred, full_matrices=False).Vh
+            else:
+                directions = principal_directions(gram)
             basis.zero_()  # fewer photos than directions: the rest stay zero
             basis[:min(len(basis), len(directions))] = directions[:len(basis)]
         total = squares = 0.0

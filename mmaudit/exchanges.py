@@ -13,7 +13,7 @@ import pandas as pd
 
 from .metrics import robust_scale
 from .models.judge import CatalogJudge
-from .neighbours import build_index, search
+from .neighbours import build_index, query_blocks, search
 
 
 def candidates(feats: dict, count: int) -> np.ndarray:
@@ -23,7 +23,8 @@ def candidates(feats: dict, count: int) -> np.ndarray:
     photo_index = build_index(feats["photo"])
     _, by_photo = search(photo_index, feats["photo"], count + 1)
     _, by_text = search(build_index(feats["text"]), feats["text"], count + 1)
-    _, by_expected = search(photo_index, expected_photos(feats["photo"], by_text), count)
+    by_expected = np.concatenate([search(photo_index, expected_photos(feats["photo"], by_text, rows), count)[1]
+                                  for rows in query_blocks(len(by_text))])  # searched as made: not all held at once
     found = np.concatenate([by_photo, by_text, by_expected], 1)
     out = np.full((len(found), 3 * count), -1, dtype=np.int64)
     for i, row in enumerate(found):
@@ -35,16 +36,16 @@ def candidates(feats: dict, count: int) -> np.ndarray:
 EXPECTED_ROWS = 1024  # rows per step of `expected_photos`: its gather holds rows x neighbours x photo dimensions
 
 
-def expected_photos(photos: np.ndarray, by_text: np.ndarray) -> np.ndarray:
-    """[rows, dims] float32: per row, the unit mean photo of its text neighbours (-1 pads and the row itself left out),
-    a step of `EXPECTED_ROWS` rows at a time, so memory does not grow with the catalog (a million rows at once would
-    gather 21 x 1,280 floats each)."""
-    out = np.zeros((len(by_text), photos.shape[1]), dtype=np.float32)
-    for start in range(0, len(by_text), EXPECTED_ROWS):
-        near = by_text[start:start + EXPECTED_ROWS]
-        known = ((near >= 0) & (near != np.arange(start, start + len(near))[:, None]))[..., None]  # not its own (maybe wrong) photo
+def expected_photos(photos: np.ndarray, by_text: np.ndarray, rows: slice) -> np.ndarray:
+    """[rows, dims] float32: for `rows`, the unit mean photo of each one's text neighbours (-1 pads and the row itself
+    left out), `EXPECTED_ROWS` rows at a time (a million rows at once would gather 21 x 1,280 floats each)."""
+    start, stop, _ = rows.indices(len(by_text))
+    out = np.zeros((stop - start, photos.shape[1]), dtype=np.float32)
+    for step in range(start, stop, EXPECTED_ROWS):
+        near = by_text[step:min(step + EXPECTED_ROWS, stop)]
+        known = ((near >= 0) & (near != np.arange(step, step + len(near))[:, None]))[..., None]  # not its own (maybe wrong) photo
         mean = (photos[near.clip(0)] * known).sum(1) / np.maximum(known.sum(1), 1)
-        out[start:start + len(near)] = mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-9)
+        out[step - start:step - start + len(near)] = mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-9)
     return out
 
 

@@ -42,6 +42,18 @@ def compressed_index(vectors: np.ndarray, spec: str, seed: int = 0) -> faiss.Ind
     return index
 
 
+QUERY_ROWS = 16_384  # queries made and searched a block at a time (the last block takes the remainder): a multiple of 4,096
+
+
+def query_blocks(n: int) -> list[slice]:
+    """Blocks of `QUERY_ROWS` query rows, the remainder joined to the last, for queries made a block at a time rather
+    than held all at once. An exact index multiplies the queries by its vectors 4,096 queries at a time, and too few
+    queries at once go another way, rounded differently: blocks that start at multiples of 4,096 and are never small
+    find what all the queries at once would."""
+    starts = (list(range(0, n, QUERY_ROWS)) or [0])[:max(1, n // QUERY_ROWS)]
+    return [slice(a, b) for a, b in zip(starts, starts[1:] + [n])]
+
+
 def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(similarities, positions) of the k nearest, the query itself included when it is in the index."""
     k = min(k, index.ntotal)

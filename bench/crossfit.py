@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from mmaudit import schema  # noqa: E402
 from mmaudit.devices import pick_device  # noqa: E402
 from mmaudit.features import dims_of, open_store, product_features  # noqa: E402
-from mmaudit.models.attributes import AttributeHeads, encode_values, input_sizes, photo_inputs  # noqa: E402
+from mmaudit.models.attributes import AttributeHeads, encode_values, input_sizes  # noqa: E402
 from mmaudit.exchanges import candidates, one_exchange_each, score_chunk  # noqa: E402
 from mmaudit.flag_threshold import combine, robust_scales  # noqa: E402
 from mmaudit.models.judge import CatalogJudge, Judge  # noqa: E402
@@ -64,7 +64,7 @@ def main() -> None:
     judge = saved.on(feats, products, pick_device("cpu"), 512)
     print("| attribute heads | pair score alone R@P0.5 | full score R@P0.5 |\n|---|---|---|")
     print("| out of fold (shipped) | %.3f | %.3f |" % evaluate(judge, feats, truth), flush=True)
-    x = photo_inputs(feats)
+    x = feats["inputs"]
     classes = saved.sources[0].classes
     codes = {name: encode_values(products[name], values)[0] for name, values in classes.items()}
     torch.manual_seed(0)

@@ -4,8 +4,8 @@
     python bench/heads_memory.py --pairs WORK/pairs.parquet [--sizes 10000 30000 100000] [--epochs 1]
 
 `--pairs`: a `make-negatives` output of the shared catalog (its feature cache beside it). For each size N, in a
-process of its own: the catalog's features tiled to N products, the heads' photo inputs made from them
-(`attributes.photo_inputs`), then one round of heads fitted as `train` fits them (`train.fit_heads`: the attribute
+process of its own: the heads' photo inputs of the catalog's features (`features.product_features`) tiled to N
+products, then one round of heads fitted as `train` fits them (`train.fit_heads`: the attribute
 heads of 17 columns of the shared catalog's class counts, then the word heads of 600 words on the same inputs'
 reduction; 3 folds, random labels: memory does not depend on them) for `--epochs`. Prints the resident memory with
 the photo inputs held, the peak once the heads are fitted, and both per product; the growth per product between two
@@ -38,14 +38,12 @@ def one_size(pairs: Path, products: int, epochs: int) -> dict:
 
     from mmaudit.config import TrainConfig
     from mmaudit.features import dims_of
-    from mmaudit.models.attributes import photo_inputs
     from mmaudit.models.words import MEMBERS as WORD_MEMBERS
     from mmaudit.train import fit_heads, load_training_data
 
     _, catalog, feats, _ = load_training_data(pairs, None)
-    feats = {name: values[np.resize(np.arange(len(catalog)), products)] for name, values in feats.items()}
     dims = dims_of(feats)
-    photo_x = photo_inputs(feats)
+    photo_x = {view: values[np.resize(np.arange(len(catalog)), products)] for view, values in feats["inputs"].items()}
     del feats
     held = resident_mib()
     rng = np.random.default_rng(0)

@@ -15,7 +15,7 @@
 
     python bench/train_savings.py [--n 1000 3000] [--repeats 3] [--pairs 48000] [--claims 400]
 
-Inputs per view as `attributes.photo_inputs` makes them from the offline towers (1,280 tower, 49 x 6 colour, 296
+Inputs per view as `features.photo_inputs` lays them out from the offline towers (1,280 tower, 49 x 6 colour, 296
 palette, 744 earlier-stage inputs), two views, three folds; 16 columns of 20 classes (the slots of a title) and two text
 columns of 300 words. The three ways (reduction per heads and plain AdamW, the way before both; shared and plain;
 shared and fused, as shipped) alternate, `repeats` times each, and the word heads they train are compared: the same

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from mmaudit.features import dims_of
-from mmaudit.models.attributes import AttributeHeads, input_sizes, photo_inputs, rows_of
+from mmaudit.models.attributes import AttributeHeads, input_sizes, rows_of
 from mmaudit.models.words import MIN_WORD_AUC, mine_vocabulary, roc_auc_per_label, stated_words, word_labels
 from mmaudit.train import load_training_data, text_columns
 
@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--settings", nargs="+", default=["300,40,1,256"], help="words,epochs,members,hidden")
     a = ap.parse_args()
     _, products, feats, _ = load_training_data(a.work / "pairs.parquet", a.work / "catalog.parquet")
-    x, dims = photo_inputs(feats), dims_of(feats)
+    x, dims = feats["inputs"], dims_of(feats)
     held_out = np.arange(len(products)) % 3 == 0
     train_rows, test_rows = np.flatnonzero(~held_out), np.flatnonzero(held_out)
     columns = text_columns(products, a.work / "catalog.parquet")

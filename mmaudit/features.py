@@ -418,9 +418,9 @@ class FeatureStore:
                 self.write_shard(kind, shard_keys, {n: np.concatenate([p[n] for p in parts]) for n in parts[0]})
         return failed
 
-    def load(self, kind: str, keys: list[str], groups: tuple[str, ...] = (VECTORS,)) -> dict[str, np.ndarray]:
-        """Stack the cached arrays of `groups` of `keys`, in order; every key must be in the cache."""
-        out: dict[str, np.ndarray] = {}
+    def load_by_shard(self, kind: str, keys: list[str], groups: tuple[str, ...] = (VECTORS,)) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """The cached arrays of `groups` of `keys`, a shard at a time: (positions in `keys`, each array's rows for them),
+        each shard read once; every key must be in the cache."""
         for group in groups:
             index, names = self.index(kind, group), GROUPS[kind][group]
             by_shard: dict[Path, list[tuple[int, int]]] = {}
@@ -428,13 +428,16 @@ class FeatureStore:
                 shard, row = index[key]
                 by_shard.setdefault(shard, []).append((position, row))
             for shard, places in by_shard.items():
+                positions, rows = (list(values) for values in zip(*places))
                 with np.load(shard) as data:
-                    for name in (n for n in names if n in data.files):
-                        array = data[name]
-                        if name not in out:
-                            out[name] = np.empty((len(keys),) + array.shape[1:], dtype=array.dtype)
-                        positions, rows = zip(*places)
-                        out[name][list(positions)] = array[list(rows)]
+                    yield np.array(positions), {name: data[name][rows] for name in names if name in data.files}
+
+    def load(self, kind: str, keys: list[str], groups: tuple[str, ...] = (VECTORS,)) -> dict[str, np.ndarray]:
+        """Stack the cached arrays of `groups` of `keys`, in order; every key must be in the cache."""
+        out: dict[str, np.ndarray] = {}
+        for positions, arrays in self.load_by_shard(kind, keys, groups):
+            for name, values in arrays.items():
+                out.setdefault(name, np.empty((len(keys),) + values.shape[1:], dtype=values.dtype))[positions] = values
         return out
 
 
@@ -444,11 +447,49 @@ def open_store(catalog_path: Path, backbone: str, cache_dir: str = "", engine: E
     return FeatureStore(root, backbones.get_config(backbone), engine=engine)  # an unknown name fails here, before any work
 
 
-def product_features(store: FeatureStore, products, batch_size: int = 0, tokens: bool = False) -> dict[str, np.ndarray]:
-    """Photo and text features of catalog rows, in row order, computed where not cached:
-    photo (pooled), colour, palette, detail (where the backbone gives it), the same of the product view
-    (product_photo, product_colour, ...), text (pooled); with `tokens`, also regions, tokens, mask and ids (where the
-    backbone gives them), for a model that attends over them."""
+def photo_inputs(arrays: dict[str, np.ndarray], prefix: str) -> list[np.ndarray]:
+    """One view's parts of what the claim heads see of a photo, in their order: tower vector, colour per region, colour
+    histogram, and where the backbone gives them, the product's pixels in the tower's earlier stages (texture and
+    colour the last stage blurs away)."""
+    colour = arrays[f"{prefix}colour"]
+    parts = [arrays[f"{prefix}pooled"], colour.reshape(len(colour), -1), arrays[f"{prefix}palette"]]
+    return parts + ([arrays[f"{prefix}detail"]] if f"{prefix}detail" in arrays else [])
+
+
+def cached_photos(store: FeatureStore, keys: list[str], groups: tuple[str, ...]) -> dict:
+    """The cached arrays of the photos `keys`, in order, read a shard at a time into: `photo`, the tower vector of each
+    photo as shot (float32: the neighbour searches read it); `inputs`, per view, what the claim heads see of it
+    (`photo_inputs`, side by side, float16: the cache holds all but the tower's vector so, and it is rounded to it,
+    finer than the heads train in); `colour`, `palette` and `detail` of the photo as shot, views into its inputs; and
+    with the tokens, `regions`. No array is held twice: all photos' parts beside their inputs would add 11 KB a
+    product to `train` and `score` (docs/decisions/2026-12-05-photo-inputs-read-by-shard.md)."""
+    out: dict = {"inputs": {}}
+    bounds: dict[str, np.ndarray] = {}  # per view, where each part begins in its inputs
+    for positions, arrays in store.load_by_shard(PHOTO_KIND, keys, groups):
+        if "regions" in arrays:
+            out.setdefault("regions", np.empty((len(keys),) + arrays["regions"].shape[1:], dtype=arrays["regions"].dtype))[positions] = arrays["regions"]
+        if "pooled" not in arrays:
+            continue
+        out.setdefault("photo", np.empty((len(keys), arrays["pooled"].shape[1]), dtype=arrays["pooled"].dtype))[positions] = arrays["pooled"]
+        for view, prefix in VIEWS.items():
+            parts = photo_inputs(arrays, prefix)
+            bounds[view] = np.cumsum([0] + [p.shape[1] for p in parts])
+            inputs = out["inputs"].setdefault(view, np.empty((len(keys), bounds[view][-1]), dtype=np.float16))
+            for part, first, last in zip(parts, bounds[view][:-1], bounds[view][1:]):
+                inputs[positions, first:last] = part  # rounded to float16 as it is written
+        colour_shape = arrays["colour"].shape[1:]
+    whole, at = out["inputs"]["whole"], bounds["whole"]
+    out["colour"] = whole[:, at[1]:at[2]].reshape(len(keys), *colour_shape)
+    out["palette"] = whole[:, at[2]:at[3]]
+    out |= {"detail": whole[:, at[3]:at[4]]} if len(at) > 4 else {}  # only from backbones that give it
+    return out
+
+
+def product_features(store: FeatureStore, products, batch_size: int = 0, tokens: bool = False) -> dict:
+    """Photo and text features of catalog rows, in row order, computed where not cached: photo (the tower vector of
+    the photo as shot), inputs (per view, the claim heads' inputs), colour, palette, detail (where the backbone gives
+    it: `cached_photos`), text (pooled); with `tokens`, also regions, tokens, mask and ids (where the backbone gives
+    them), for a model that attends over them."""
     groups = (VECTORS, TOKENS) if tokens else (VECTORS,)
     failed = store.ensure_photos(dict(zip(products.image_sha256, products.image_path)), batch_size, groups)
     if failed:
@@ -456,13 +497,9 @@ def product_features(store: FeatureStore, products, batch_size: int = 0, tokens:
         raise MMAuditError(f"{len(failed)} photo(s) could not be read for features, e.g. {detail}; rerun `mmaudit ingest`")
     keys = [text_key(t) for t in products.text]
     store.ensure_texts(dict(zip(keys, products.text)), batch_size, groups)
-    photo, text = store.load(PHOTO_KIND, list(products.image_sha256), groups), store.load(TEXT_KIND, keys, groups)
+    text = store.load(TEXT_KIND, keys, groups)
     feats = {"text": text["pooled"]} | {name: text[name] for name in GROUPS[TEXT_KIND][TOKENS] if name in text}
-    feats |= {"regions": photo["regions"]} if tokens else {}
-    for prefix in VIEWS.values():
-        feats |= {f"{prefix}photo": photo[f"{prefix}pooled"], f"{prefix}colour": photo[f"{prefix}colour"], f"{prefix}palette": photo[f"{prefix}palette"]}
-        feats |= {f"{prefix}detail": photo[f"{prefix}detail"]} if f"{prefix}detail" in photo else {}  # only from backbones that give it
-    return feats
+    return feats | cached_photos(store, list(products.image_sha256), groups)
 
 
 def dims_of(feats: dict[str, np.ndarray]) -> dict[str, int]:

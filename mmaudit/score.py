@@ -115,6 +115,7 @@ def run(catalog_path: Path, model_path: Path, out: Path, config: ScoreConfig | N
                              tokens=models.reads_tokens(fitted.config["model"]))
     ids = products.product_id.to_numpy()
     judge = fitted.on(feats, products, pick_device(config.device), config.batch_size)
+    feats = {name: feats[name] for name in ("photo", "text")}  # what the candidates' searches read; the judge prepared the rest
     rows = np.arange(len(ids))
     own_pairs = judge.pair_model_logits(rows, rows)  # each product with its own photo
     own_exchange, own_fit = judge.weighed(own_pairs, rows, rows), judge.weighed(own_pairs, rows, rows, "fit")

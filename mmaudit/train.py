@@ -27,7 +27,7 @@ from .files import atomic_path
 from .features import dims_of, open_store, product_features
 from .metrics import average_precision, column_spreads, fit_logistic
 from .models.judge import Judge, Weighting
-from .models.attributes import MEMBERS, AttributeHeads, encode_values, input_sizes, out_of_fold_log_probs, photo_inputs
+from .models.attributes import MEMBERS, AttributeHeads, encode_values, input_sizes, out_of_fold_log_probs
 from .models.claims import Claims
 from .models.head_fitting import fit_together
 from .models.columns import ColumnSource
@@ -244,7 +244,7 @@ def fit_heads(config: TrainConfig, photo_x: dict[str, np.ndarray], dims: dict, l
               product_folds: np.ndarray, left_out: np.ndarray, multilabel: frozenset[str] = frozenset(),
               members: int = MEMBERS, reductions: dict[int, dict] | None = None, what: str = "columns and title slots") -> list[AttributeHeads]:
     """Per fold, photo classifiers of `labels` (per column: a class per product, or in `multilabel`, 0/1 per product and
-    word) trained on the other folds' products, except `left_out` (photo_x: `photo_inputs`; dims: `dims_of` the
+    word) trained on the other folds' products, except `left_out` (photo_x: the features' `inputs`; dims: `dims_of` the
     features, which say where the tower's vector and earlier stages lie). `reductions`: per fold, the inputs' reduction
     that heads fitted on the same products (the same `left_out`) left, reused; filled where empty. `what` the heads
     learn names their progress bar."""
@@ -424,7 +424,7 @@ def run(pairs_path: Path, out: Path, config: TrainConfig | None = None, catalog_
     slots = {name: slot for name, slot in slots.items() if name not in repeats}
     products = with_slots(products, slots)
     attrs += [name for name in slots if name not in attrs]
-    photo_x = photo_inputs(feats)
+    photo_x = feats["inputs"]
     encoded = {a: encode_values(products[a]) for a in attrs}
     words = {}
     for column in text_columns(products, catalog_path) if config.text_words > 0 else []:

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mmaudit.feature_keys import VIEWS
+from mmaudit.features import photo_inputs
 from mmaudit.models.attributes import INPUT_LIMIT, TOWER_COMPONENTS, AttributeHeads, ViewHeads, claim_costs, softened, title_values
 
 
@@ -164,11 +166,11 @@ def test_the_inputs_reduction_is_fitted_a_part_at_a_time_as_on_the_rows_at_once(
 
     rng = np.random.default_rng(4)
     tower, detail, photos = 24, 16, 300
-    feats = {f"{prefix}{name}": values for prefix in ("", "product_") for name, values in (
-        ("photo", rng.normal(size=(photos, tower)).astype(np.float32)), ("colour", rng.random((photos, 4, 6)).astype(np.float16)),
+    arrays = {f"{prefix}{name}": values for prefix in ("", "product_") for name, values in (
+        ("pooled", rng.normal(size=(photos, tower)).astype(np.float32)), ("colour", rng.random((photos, 4, 6)).astype(np.float16)),
         ("palette", rng.random((photos, 5)).astype(np.float16)), ("detail", rng.normal(size=(photos, detail)).astype(np.float16)))}
-    x = attributes.photo_inputs(feats)
-    assert all(values.dtype == np.float16 and values.shape == (photos, tower + 24 + 5 + detail) for values in x.values())
+    x = {view: np.concatenate(photo_inputs(arrays, prefix), 1, dtype=np.float16, casting="same_kind") for view, prefix in VIEWS.items()}
+    assert all(values.shape == (photos, tower + 24 + 5 + detail) for values in x.values())
     rows = np.sort(rng.choice(photos, 200, replace=False))
     at_once = torch.from_numpy(x["whole"][rows].astype(np.float32))
     monkeypatch.setattr(attributes, "INPUT_ROWS", 32)  # seven parts

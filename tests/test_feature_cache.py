@@ -71,8 +71,35 @@ def test_only_the_missing_group_is_computed(demo_catalog, tmp_path):
     both = product_features(again, products, tokens=True)
     assert again.computed == {PHOTO_KIND: 40, TEXT_KIND: 40} and both["regions"].shape[0] == both["tokens"].shape[0] == 40
     for name, values in vectors.items():
-        np.testing.assert_array_equal(both[name], values, err_msg=name)
+        for part, array in (values.items() if name == "inputs" else [("", values)]):
+            np.testing.assert_array_equal(both[name][part] if part else both[name], array, err_msg=f"{name} {part}")
     assert FeatureStore(tmp_path / "cache", get_config("tiny-test")).load(PHOTO_KIND, list(products.image_sha256), (TOKENS,)).keys() == {"regions"}
+
+
+def test_the_photos_arrays_are_read_a_shard_at_a_time_and_held_once(tmp_path):
+    """Each view's claim-head inputs are its cached arrays side by side in float16, read a shard at a time, whatever the
+    order of the photos asked for; the colour statistics of the photo as shot are views of its inputs, not copies."""
+    rng = np.random.default_rng(0)
+    keys = [f"photo{k}" for k in range(40)]
+    arrays = {prefix + name: values for prefix in VIEWS.values() for name, values in (
+        ("pooled", rng.normal(size=(40, 12)).astype(np.float32)), ("colour", rng.random((40, 4, 6)).astype(np.float16)),
+        ("palette", rng.random((40, 5)).astype(np.float16)), ("detail", rng.normal(size=(40, 7)).astype(np.float16)))}
+    store = FeatureStore(tmp_path / "cache", get_config("tiny-test"))
+    cached = rng.permutation(40)  # three shards of photos in another order than asked for
+    for shard in np.array_split(cached, 3):
+        store.write_shard(PHOTO_KIND, [keys[k] for k in shard], {name: values[shard] for name, values in arrays.items()})
+    assert len(store.shards(PHOTO_KIND)) == 3
+    feats = features.cached_photos(store, keys, (VECTORS,))
+    for view, prefix in VIEWS.items():
+        parts = [arrays[f"{prefix}pooled"], arrays[f"{prefix}colour"].reshape(40, -1), arrays[f"{prefix}palette"], arrays[f"{prefix}detail"]]
+        expected = np.concatenate(parts, 1).astype(np.float16)
+        assert feats["inputs"][view].dtype == np.float16
+        np.testing.assert_array_equal(feats["inputs"][view], expected)
+    assert feats["photo"].dtype == np.float32 and np.array_equal(feats["photo"], arrays["pooled"])
+    for name in ("colour", "palette", "detail"):
+        np.testing.assert_array_equal(feats[name], arrays[name])
+        assert np.shares_memory(feats[name], feats["inputs"]["whole"]), name
+    assert set(feats) == {"photo", "inputs", "colour", "palette", "detail"}  # the product view's arrays only as its inputs
 
 
 def photo_paths(demo_catalog: Path, tmp_path: Path, count: int) -> list[str]:

@@ -1,7 +1,7 @@
 """Attribute heads: the catalog's own columns (colour, article type, ...) as labels for what a photo shows.
 
 One small classifier per attribute column predicts the column's value from the photo alone
-(`photo_inputs`). Trained per fold, each product's photo is
+(`features.photo_inputs`, the `inputs` of `features.product_features`). Trained per fold, each product's photo is
 read by the classifier that never saw that product, so the catalog's own errors are not
 memorized. The cost of a claim "text i says colour=red" against photo j is -log p(red | photo j):
 it also names the attribute a photo contradicts.
@@ -17,27 +17,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..feature_keys import VIEWS
 from .head_fitting import EPOCHS, Job, fit_together
 
 MIN_EXAMPLES = 3  # rarer values are pooled into one "other" class
 
 
-
-
-def photo_inputs(feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """What the classifiers see of a photo, per view (the photo as shot, and its product cut out of the background):
-    tower vector, colour per region, colour histogram, and where the backbone gives them, the product's pixels in
-    the tower's earlier stages (texture and colour the last stage blurs away). Held in float16, as the cache holds all
-    but the tower's vector (rounded to it): they are held through `train` and `score`, 11 KB a product, and read
-    `INPUT_ROWS` at a time in float32 (docs/decisions/2026-12-05-claim-heads-inputs-in-float16.md)."""
-    out = {}
-    for view, prefix in VIEWS.items():
-        colour = feats[f"{prefix}colour"]
-        parts = [feats[f"{prefix}photo"], colour.reshape(len(colour), -1), feats[f"{prefix}palette"]]
-        parts += [feats[f"{prefix}detail"]] if f"{prefix}detail" in feats else []
-        out[view] = np.concatenate(parts, 1, dtype=np.float16, casting="same_kind")
-    return out
 
 
 INPUT_ROWS = 4_096  # photos whose inputs are read in float32 at once: a fold's copy of them would grow with the catalog

@@ -25,7 +25,6 @@ from .. import __version__
 from ..errors import ModelError
 from ..files import atomic_dir
 from . import build, prepared_for
-from .attributes import photo_inputs
 from .claims import SOURCES, Claims
 
 FORMAT_VERSION = 9  # 2: the attribute heads keep a projection of the tower vector; 3: a fit weighting beside the exchange one;
@@ -145,8 +144,7 @@ class CatalogJudge:
         self.fold = np.array([judge.folds.get(pid, -1) for pid in products.product_id])
         self.batch = batch
         self.weighting = {"exchange": judge.exchange, "fit": judge.fit}
-        photo_x = photo_inputs(feats)
-        self.claims = Claims([part for source in judge.sources for part in source.on(source.statements(products), photo_x, self.fold)])
+        self.claims = Claims([part for source in judge.sources for part in source.on(source.statements(products), feats["inputs"], self.fold)])
 
     def to(self, device: torch.device) -> "CatalogJudge":
         """The same judge on another device (a Ray actor given a GPU): what it prepared is moved, not redone,

@@ -17,6 +17,7 @@ from .. import backbones
 from ..neighbours import build_index, search
 
 NEIGHBOURS = 5
+VOTE_ROWS = 16_384  # photos whose neighbours' texts are gathered at once: all at once would hold 5 texts a photo
 
 
 class ZeroShotModel(nn.Module):
@@ -43,7 +44,9 @@ class ZeroShotModel(nn.Module):
             neighbours[i] = (others + [i] * NEIGHBOURS)[:NEIGHBOURS]
         # the mean text cosine to a photo's neighbours is the text's product with their mean text vector: one vector
         # a photo, gathered per pair instead of NEIGHBOURS
-        votes = feats["text"][neighbours].mean(1, dtype=np.float32)
+        votes = np.empty((len(neighbours), feats["text"].shape[1]), dtype=np.float32)
+        for start in range(0, len(neighbours), VOTE_ROWS):
+            votes[start:start + VOTE_ROWS] = feats["text"][neighbours[start:start + VOTE_ROWS]].mean(1, dtype=np.float32)
         return {"text": torch.from_numpy(feats["text"]), "votes": torch.from_numpy(votes)}
 
     def pair_logits(self, prepared: dict, text_rows: torch.Tensor, photo_rows: torch.Tensor) -> torch.Tensor:

@@ -33,12 +33,12 @@ DATA = SHARED / "datasets" / "myntra-fashion"
 MMAUDIT = [sys.executable, "-m", "mmaudit.cli"]
 
 
-def timed(cmd: list[str]) -> tuple[float, int]:
+def timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, int]:
     """Wall seconds and peak resident memory (MiB) of one command (from the kernel's accounting of the child: no
     /usr/bin/time needed)."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status):

@@ -22,8 +22,6 @@ from .head_fitting import EPOCHS, Job, fit_together
 MIN_EXAMPLES = 3  # rarer values are pooled into one "other" class
 
 
-
-
 INPUT_ROWS = 4_096  # photos whose inputs are read in float32 at once: a fold's copy of them would grow with the catalog
 
 
